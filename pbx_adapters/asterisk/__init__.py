@@ -1,0 +1,1 @@
+"""Asterisk over AMI: connection, channel/bridge tracker, control, trace record and replay."""

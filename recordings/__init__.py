@@ -1,0 +1,1 @@
+"""Recordings: storage and conversion of call audio; knows calls only by id."""
