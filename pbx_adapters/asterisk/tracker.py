@@ -1,0 +1,539 @@
+"""Turn Asterisk channel, dial and bridge events into cti call events.
+
+The call is the Linkedid: every leg Dial, Local channels and transfers create inherits it. The
+facts that matter are read where Asterisk states them: ringing from ``Newstate``/``DialState``,
+answer from ``DialEnd ANSWER``, busy from ``DialStatus=BUSY`` (never from the Q.850 cause: a
+missed call ends with cause 127), the end when the last channel of the Linkedid hangs up.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from cti import events as ev
+from cti.events import CtiEvent
+from cti.model import CallId, Direction, Disposition, Party, TransferKind
+from cti.numbers import to_e164
+
+from .channels import AST_STATE_RINGING, AST_STATE_UP, CallTrack, Channel, ChannelKind, classify
+
+__all__ = ["ChannelTracker"]
+
+log = structlog.get_logger(__name__)
+
+Fields = Mapping[str, str]
+_UNKNOWN = {"", "<unknown>"}
+_FAILED = {"CHANUNAVAIL", "CONGESTION", "INVALIDARGS"}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ChannelTracker:
+    """Keep AMI channel state and publish one cti event per call-level change."""
+
+    def __init__(
+        self,
+        publish: Callable[[CtiEvent], object],
+        *,
+        region: str = "RU",
+        extension_pattern: str = r"^\d{2,6}$",
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self._publish = publish
+        self._region = region
+        self._extension = re.compile(extension_pattern)
+        self._clock = clock
+        self._channels: dict[str, Channel] = {}
+        self._calls: dict[str, CallTrack] = {}
+        self._snapshot: list[Fields] | None = None
+        self._handlers: dict[str, Callable[[Fields], None]] = {
+            "Newchannel": self._on_new_channel,
+            "Newstate": self._on_new_state,
+            "NewCallerid": self._on_new_callerid,
+            "DialBegin": self._on_dial_begin,
+            "DialState": self._on_dial_state,
+            "DialEnd": self._on_dial_end,
+            "BridgeEnter": self._on_bridge_enter,
+            "BridgeLeave": self._on_bridge_leave,
+            "Pickup": self._on_pickup,
+            "BlindTransfer": self._on_blind_transfer,
+            "Newexten": self._on_new_exten,
+            "VarSet": self._on_var_set,
+            "MixMonitorStart": self._on_mixmonitor_start,
+            "MixMonitorStop": self._on_mixmonitor_stop,
+            "Cdr": self._on_cdr,
+            "ChanSpyStart": self._on_chanspy_start,
+            "ChanSpyStop": self._on_chanspy_stop,
+            "Hangup": self._on_hangup,
+            "ContactStatus": self._on_contact_status,
+        }
+
+    # -- entry points ---------------------------------------------------------------------------
+
+    def feed(self, fields: Fields) -> None:
+        """Take one AMI event; unknown event types cost one dict lookup."""
+        handler = self._handlers.get(fields.get("Event", ""))
+        if handler is None:
+            return
+        try:
+            handler(fields)
+        except (KeyError, ValueError) as exc:  # a malformed or unexpected event must not kill the reader
+            log.warning("ami_event_not_understood", ami_event=fields.get("Event"), error=repr(exc))
+
+    @property
+    def live_calls(self) -> int:
+        return sum(1 for call in self._calls.values() if call.started)
+
+    def resync_begin(self) -> None:
+        """A CoreShowChannels listing starts: collect it, apply it at :meth:`resync_end`."""
+        self._snapshot = []
+
+    def resync_channel(self, fields: Fields) -> None:
+        if self._snapshot is not None:
+            self._snapshot.append(fields)
+
+    def resync_end(self) -> None:
+        """Make our state equal to Asterisk's: end what is gone, adopt what we never saw."""
+        snapshot, self._snapshot = self._snapshot or [], None
+        live = {item["Uniqueid"]: item for item in snapshot if "Uniqueid" in item}
+        now = self._clock()
+        for uniqueid in [uid for uid in self._channels if uid not in live]:
+            self._hang_up(self._channels[uniqueid], cause=None, at=now)
+        adopted: set[str] = set()
+        for uniqueid, item in live.items():
+            channel = self._channels.get(uniqueid)
+            if channel is None:
+                channel = self._adopt(item, now)
+                adopted.add(channel.call_id)
+            channel.state = int(item.get("ChannelState") or 0)
+            channel.bridge = item.get("BridgeId") or None
+        for call in list(self._calls.values()):
+            self._reconcile(call, now, adopted=call.call_id in adopted, snapshot=live)
+        log.info("ami_resynced", channels=len(live), calls=self.live_calls, adopted_calls=len(adopted))
+
+    # -- channel life ---------------------------------------------------------------------------
+
+    def _on_new_channel(self, f: Fields) -> None:
+        channel = self._make_channel(f)
+        call = self._calls.get(channel.call_id)
+        if call is None:
+            call = self._calls[channel.call_id] = CallTrack(channel.call_id, self._at(f), origin=channel)
+        call.channels.add(channel.uniqueid)
+        self._channels[channel.uniqueid] = channel
+        if channel is call.origin and channel.kind is ChannelKind.TRUNK:
+            self._start(call, Direction.INBOUND, f)
+
+    def _make_channel(self, f: Fields) -> Channel:
+        kind, endpoint = classify(f["Channel"], self._extension)
+        return Channel(
+            uniqueid=f["Uniqueid"],
+            name=f["Channel"],
+            kind=kind,
+            endpoint=endpoint,
+            call_id=f.get("Linkedid") or f["Uniqueid"],
+            caller_num=f.get("CallerIDNum", ""),
+            caller_name=f.get("CallerIDName", ""),
+            first_exten=f.get("Exten", ""),
+            state=int(f.get("ChannelState") or 0),
+        )
+
+    def _on_new_state(self, f: Fields) -> None:
+        channel = self._channel(f)
+        if channel is None:
+            return
+        channel.state = int(f.get("ChannelState") or 0)
+        if channel.state == AST_STATE_RINGING:
+            self._ring(channel, f)
+
+    def _on_new_callerid(self, f: Fields) -> None:
+        channel = self._channel(f)
+        if channel is not None and channel.kind is not ChannelKind.EXTENSION:
+            channel.caller_num = f.get("CallerIDNum", channel.caller_num)
+
+    def _on_hangup(self, f: Fields) -> None:
+        channel = self._channel(f)
+        if channel is None:
+            return
+        cause = f.get("Cause", "")
+        self._hang_up(channel, cause=int(cause) if cause.isdigit() else None, at=self._at(f))
+
+    def _hang_up(self, channel: Channel, *, cause: int | None, at: datetime) -> None:
+        self._channels.pop(channel.uniqueid, None)
+        call = self._calls.get(channel.call_id)
+        if call is None:
+            return
+        call.channels.discard(channel.uniqueid)
+        call.last_cause = cause if cause is not None else call.last_cause
+        if call.started:
+            if channel.ringing:
+                self._emit(ev.RingingStopped(CallId(call.call_id), at, (channel.endpoint,)))
+            if channel.recording and channel.recording_file:
+                self._emit(ev.RecordingStopped(CallId(call.call_id), at, channel.recording_file))
+        if not call.channels:
+            del self._calls[call.call_id]
+            if call.started:
+                self._emit(ev.CallEnded(CallId(call.call_id), at, self._disposition(call), call.last_cause))
+
+    @staticmethod
+    def _disposition(call: CallTrack) -> Disposition:
+        if call.answered:
+            return Disposition.ANSWERED
+        if call.busy:
+            return Disposition.BUSY
+        if call.direction == Direction.OUTBOUND:
+            return Disposition.FAILED if call.failed and not call.ever_rang else Disposition.ABANDONED
+        if call.failed and not call.ever_rang:
+            return Disposition.FAILED
+        return Disposition.MISSED
+
+    # -- dialling -------------------------------------------------------------------------------
+
+    def _on_dial_begin(self, f: Fields) -> None:
+        dest = self._channels.get(f.get("DestUniqueid", ""))
+        if dest is None:
+            return
+        call = self._calls.get(dest.call_id)
+        if call is None:
+            return
+        source = self._channels.get(f.get("Uniqueid", ""))
+        if source is None:
+            # Originate: Asterisk dials our agent's phone first, with no calling channel at all.
+            if dest is call.origin:
+                call.originated = True
+            return
+        if not call.started and dest.kind is not ChannelKind.LOCAL:
+            direction = Direction.OUTBOUND if dest.kind is ChannelKind.TRUNK else Direction.INTERNAL
+            if call.origin.kind is ChannelKind.EXTENSION:
+                self._start(call, direction, f, dialled=self._dialled(call.origin, f))
+        if dest.kind is ChannelKind.EXTENSION and f.get("DestChannelState") == str(AST_STATE_RINGING):
+            self._ring(dest, f)
+
+    def _on_dial_state(self, f: Fields) -> None:
+        dest = self._channels.get(f.get("DestUniqueid", ""))
+        if dest is not None and f.get("DialStatus") == "RINGING":
+            self._ring(dest, f)
+
+    def _on_dial_end(self, f: Fields) -> None:
+        dest = self._channels.get(f.get("DestUniqueid", ""))
+        source = self._channels.get(f.get("Uniqueid", ""))
+        if dest is None:
+            return
+        call = self._calls.get(source.call_id if source else dest.call_id)
+        if call is None:
+            return
+        status = f.get("DialStatus", "")
+        if status == "ANSWER":
+            if dest.call_id != call.call_id:
+                self._rehome(dest, call)  # a pickup: the picker's channel answers someone else's dial
+            dest.answered = True
+            if source is None and call.originated:
+                return  # our agent took their own click-to-call leg: the customer is dialled next
+            self._answer(call, dest, source, f)
+            return
+        if status == "BUSY":
+            call.busy = True
+        elif status in _FAILED:
+            call.failed = True
+        self._stop_ringing(dest, f)
+
+    def _ring(self, channel: Channel, f: Fields) -> None:
+        call = self._calls.get(channel.call_id)
+        if call is None or channel.ringing or channel.kind is not ChannelKind.EXTENSION:
+            return
+        if channel is call.origin and not call.originated:
+            return  # the caller's own phone never "rings"
+        if channel is call.origin:
+            return  # click-to-call: the agent's own phone rings before the customer is dialled
+        channel.ringing = True
+        if call.started:
+            call.ever_rang = True
+            self._emit(ev.CallRinging(CallId(call.call_id), self._at(f), (channel.endpoint,)))
+
+    def _stop_ringing(self, channel: Channel, f: Fields) -> None:
+        if channel.ringing:
+            channel.ringing = False
+            self._emit(ev.RingingStopped(CallId(channel.call_id), self._at(f), (channel.endpoint,)))
+
+    def _answer(self, call: CallTrack, dest: Channel, source: Channel | None, f: Fields) -> None:
+        if not call.started:
+            return
+        dest.ringing = False
+        if dest.kind is ChannelKind.EXTENSION:
+            by = dest.endpoint
+        elif dest.kind is ChannelKind.TRUNK and source is not None and source.kind is ChannelKind.EXTENSION:
+            by = source.endpoint  # outbound: the customer picked up; our agent is the one talking
+        elif dest.kind is ChannelKind.TRUNK and call.origin.kind is ChannelKind.EXTENSION:
+            by = call.origin.endpoint
+        else:
+            return  # a Local half answering: the real party answers on the ;2 side
+        call.answered = True
+        if by in call.talking:
+            return
+        call.talking.add(by)
+        self._emit(ev.CallAnswered(CallId(call.call_id), self._at(f), by))
+
+    def _on_pickup(self, f: Fields) -> None:
+        picker = self._channel(f)
+        target = self._channels.get(f.get("TargetUniqueid", ""))
+        if picker is None or target is None:
+            return
+        call = self._calls.get(target.call_id)
+        if call is None or not call.started:
+            return
+        if picker.call_id != call.call_id:
+            self._rehome(picker, call)
+        target.ringing = False
+        call.answered = True
+        call.talking.add(picker.endpoint)
+        self._emit(
+            ev.CallPickedUp(CallId(call.call_id), self._at(f), by=picker.endpoint, from_=target.endpoint,
+                            code=picker.first_exten)
+        )
+
+    def _on_blind_transfer(self, f: Fields) -> None:
+        if f.get("Result") != "Success":
+            return
+        transferer = self._channels.get(f.get("TransfererUniqueid", ""))
+        transferee = self._channels.get(f.get("TransfereeUniqueid", ""))
+        if transferer is None or transferee is None:
+            return
+        call = self._calls.get(transferee.call_id)
+        if call is None or not call.started:
+            return
+        call.talking.discard(transferer.endpoint)
+        self._emit(
+            ev.CallTransferred(CallId(call.call_id), self._at(f), TransferKind.BLIND, by=transferer.endpoint,
+                               to=f.get("Extension", ""))
+        )
+
+    def _on_bridge_enter(self, f: Fields) -> None:
+        channel = self._channel(f)
+        if channel is not None:
+            channel.bridge = f.get("BridgeUniqueid")
+
+    def _on_bridge_leave(self, f: Fields) -> None:
+        channel = self._channel(f)
+        if channel is not None:
+            channel.bridge = None
+
+    # -- recording ------------------------------------------------------------------------------
+
+    def _on_new_exten(self, f: Fields) -> None:
+        if f.get("Application") == "MixMonitor":
+            channel = self._channels.get(f.get("Uniqueid", ""))
+            if channel is not None:
+                self._learn_file(channel, f.get("AppData", "").split(",", 1)[0], f)
+
+    def _on_var_set(self, f: Fields) -> None:
+        if f.get("Variable") == "MIXMONITOR_FILENAME":
+            channel = self._channels.get(f.get("Uniqueid", ""))
+            if channel is not None:
+                self._learn_file(channel, f.get("Value", ""), f)
+
+    def _on_mixmonitor_start(self, f: Fields) -> None:
+        channel = self._channel(f)
+        if channel is not None:
+            channel.recording = True
+            self._announce_recording(channel, f)
+
+    def _on_mixmonitor_stop(self, f: Fields) -> None:
+        channel = self._channel(f)
+        if channel is not None and channel.recording:
+            channel.recording = False
+            if channel.recording_file:
+                self._emit(ev.RecordingStopped(CallId(channel.call_id), self._at(f), channel.recording_file))
+
+    def _on_cdr(self, f: Fields) -> None:
+        channel = self._channels.get(f.get("UniqueID", ""))
+        if channel is not None and f.get("RecordingFile"):
+            self._learn_file(channel, f["RecordingFile"], f)
+
+    def _learn_file(self, channel: Channel, path: str, f: Fields) -> None:
+        if path and path != channel.recording_file:
+            channel.recording_file = path
+            channel.recording_announced = False
+            self._announce_recording(channel, f)
+
+    def _announce_recording(self, channel: Channel, f: Fields) -> None:
+        call = self._calls.get(channel.call_id)
+        if call is None or not call.started or not channel.recording or not channel.recording_file:
+            return  # a call not known to be one yet announces its files when it starts
+        if channel.recording_announced or channel.recording_file in call.recordings:
+            return
+        channel.recording_announced = True
+        call.recordings.add(channel.recording_file)
+        self._emit(ev.RecordingStarted(CallId(call.call_id), self._at(f), channel.recording_file))
+
+    # -- supervisors and devices -------------------------------------------------------------------
+
+    def _on_chanspy_start(self, f: Fields) -> None:
+        spyer = self._channels.get(f.get("SpyerUniqueid", ""))
+        spyee = self._channels.get(f.get("SpyeeUniqueid", ""))
+        if spyer is None or spyee is None:
+            return
+        call = self._calls.get(spyee.call_id)
+        if call is not None and call.started:
+            self._emit(ev.ListenerJoined(CallId(call.call_id), self._at(f), by=spyer.endpoint))
+
+    def _on_chanspy_stop(self, f: Fields) -> None:
+        spyer = self._channels.get(f.get("SpyerUniqueid", ""))
+        spyee = self._channels.get(f.get("SpyeeUniqueid", ""))
+        if spyer is None or spyee is None:
+            return
+        call = self._calls.get(spyee.call_id)
+        if call is not None and call.started:
+            self._emit(ev.ListenerLeft(CallId(call.call_id), self._at(f), by=spyer.endpoint))
+
+    def _on_contact_status(self, f: Fields) -> None:
+        aor = f.get("AOR", "")
+        status = f.get("ContactStatus", "")
+        if not self._extension.match(aor):
+            return
+        if status in ("Created", "Reachable"):
+            self._emit(ev.DeviceRegistered(aor, self._at(f), contact=f.get("URI", "")))
+        elif status in ("Removed", "Unreachable"):
+            self._emit(ev.DeviceUnregistered(aor, self._at(f)))
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _channel(self, f: Fields) -> Channel | None:
+        """The event's channel; follows Asterisk when it moves a channel to another Linkedid."""
+        channel = self._channels.get(f.get("Uniqueid", ""))
+        if channel is None:
+            return None
+        linkedid = f.get("Linkedid")
+        if linkedid and linkedid != channel.call_id and linkedid in self._calls:
+            self._rehome(channel, self._calls[linkedid])
+        return channel
+
+    def _rehome(self, channel: Channel, call: CallTrack) -> None:
+        """Move *channel* into *call* (pickup); a call left with no channel was never a call."""
+        old = self._calls.get(channel.call_id)
+        if old is not None:
+            old.channels.discard(channel.uniqueid)
+            if not old.channels:
+                del self._calls[old.call_id]
+        channel.call_id = call.call_id
+        call.channels.add(channel.uniqueid)
+
+    def _dialled(self, origin: Channel, f: Fields) -> str:
+        if origin.first_exten not in ("", "s"):
+            return origin.first_exten
+        return f.get("Exten", "")
+
+    def _external(self, number: str) -> str:
+        if number in _UNKNOWN:
+            return number
+        return to_e164(number, self._region) or number
+
+    def _start(self, call: CallTrack, direction: Direction, f: Fields, *, dialled: str | None = None) -> None:
+        origin = call.origin
+        call.started = True
+        call.direction = direction
+        if direction is Direction.INBOUND:
+            caller = Party(origin.caller_num, _name(origin.caller_name))
+            external: str | None = self._external(origin.caller_num)
+            did: str | None = self._external(origin.first_exten)
+            dialled = origin.first_exten
+        else:
+            caller = Party(origin.endpoint, _name(origin.caller_name) if not call.originated else "", origin.endpoint)
+            dialled = dialled or ""
+            external = self._external(dialled) if direction is Direction.OUTBOUND else None
+            did = None
+        self._emit(
+            ev.CallStarted(
+                CallId(call.call_id), call.created_at, direction, caller, dialled, external_number=external, did=did
+            )
+        )
+        for uniqueid in call.channels:  # files learnt before the call was known to be one
+            self._announce_recording(self._channels[uniqueid], f)
+
+    def _adopt(self, item: Fields, now: datetime) -> Channel:
+        channel = self._make_channel(item)
+        channel.first_exten = item.get("Exten", "")
+        call = self._calls.get(channel.call_id)
+        if call is None:
+            started = now - _duration(item.get("Duration", ""))
+            call = self._calls[channel.call_id] = CallTrack(channel.call_id, started, origin=channel)
+        if channel.uniqueid == channel.call_id:
+            call.origin = channel
+        call.channels.add(channel.uniqueid)
+        self._channels[channel.uniqueid] = channel
+        return channel
+
+    def _reconcile(self, call: CallTrack, now: datetime, *, adopted: bool, snapshot: Mapping[str, Fields]) -> None:
+        channels = [self._channels[uid] for uid in call.channels if uid in self._channels]
+        stamp = {"Timestamp": str(now.timestamp())}
+        if adopted and not call.started:
+            trunks = [c for c in channels if c.kind is ChannelKind.TRUNK]
+            origin = call.origin
+            if origin.kind is ChannelKind.TRUNK:
+                direction = Direction.INBOUND
+            elif trunks:
+                direction = Direction.OUTBOUND
+            elif len(channels) > 1:
+                direction = Direction.INTERNAL
+            else:
+                return  # one phone in the dialplan alone (a feature code, voicemail): not a call yet
+            dialled = origin.first_exten
+            if direction is Direction.OUTBOUND and dialled in ("", "s"):
+                dialled = trunks[0].caller_num
+            self._start(call, direction, stamp, dialled=dialled)
+            self._publish_resynced(call)
+        if not call.started:
+            return
+        for channel in channels:
+            if channel.is_extension and channel.state == AST_STATE_RINGING and channel is not call.origin:
+                self._ring(channel, stamp)
+        if not call.answered:
+            bridged = [c for c in channels if c.bridge and c.state == AST_STATE_UP]
+            bridges = {c.bridge for c in bridged}
+            if any(sum(1 for c in bridged if c.bridge == b) > 1 for b in bridges):
+                party = next(
+                    (c for c in bridged if c.is_extension and c is not call.origin),
+                    next((c for c in bridged if c.kind is ChannelKind.TRUNK), None),
+                )
+                if party is not None:
+                    self._answer(call, party, call.origin, stamp)
+
+    def _publish_resynced(self, call: CallTrack) -> None:
+        log.info("ami_call_adopted", call_id=call.call_id, direction=call.direction)
+
+    def _at(self, f: Fields) -> datetime:
+        stamp = f.get("Timestamp")
+        if stamp:
+            try:
+                return datetime.fromtimestamp(float(stamp), UTC)
+            except ValueError:
+                pass
+        return self._clock()
+
+    def _emit(self, event: CtiEvent) -> None:
+        self._publish(event)
+
+
+def _name(value: str) -> str:
+    return "" if value in _UNKNOWN else value
+
+
+def _duration(text: str) -> timedelta:
+    parts = text.split(":")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        return timedelta(0)
+    hours, minutes, seconds = (int(p) for p in parts)
+    return timedelta(hours=hours, minutes=minutes, seconds=seconds)
+
+
+def replay_fields(lines: Iterable[Mapping[str, object]]) -> Iterable[Fields]:
+    """The event field maps of parsed trace lines (dir == event), for offline feeding."""
+    for line in lines:
+        if line.get("dir") == "event":
+            fields = line["fields"]
+            if isinstance(fields, dict):
+                yield {k: v if isinstance(v, str) else str(v[-1]) for k, v in fields.items()}
