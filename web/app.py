@@ -1,0 +1,45 @@
+"""Composition root: the only place that knows every package and wires them together."""
+
+from __future__ import annotations
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from config.settings import Settings
+
+from . import contexts, keys
+from .auth import csrf_middleware
+from .health import make_metrics_registry
+from .middlewares import error_middleware, request_context_middleware, set_security_headers
+from .routes import setup_routes
+
+__all__ = ["create_app"]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    pbx_factory: keys.PbxFactory | None = None,
+    sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+) -> web.Application:
+    """Build the application; tests pass a fake PBX and, if they like, their own sessionmaker."""
+    app = web.Application(middlewares=[request_context_middleware, error_middleware, csrf_middleware])
+    app[keys.SETTINGS] = settings
+    app[keys.PBX_FACTORY] = pbx_factory or contexts.default_pbx_factory
+    app[keys.METRICS] = make_metrics_registry(app)
+    aiohttp_jinja2.setup(app, loader=jinja2.PackageLoader("web", "templates"))
+    app.cleanup_ctx.append(contexts.secret_ctx)
+    if sessionmaker is None:
+        app.cleanup_ctx.append(contexts.database_ctx)  # creates the engine, sets app[keys.DB], disposes it
+    else:
+        app[keys.DB] = sessionmaker
+    # Started in this order, stopped in reverse; a context is stopped only if it started.
+    app.cleanup_ctx.extend(
+        [contexts.event_bus_ctx, contexts.crm_ctx, contexts.pbx_ctx, contexts.screenpop_ctx]
+    )
+    app.on_shutdown.append(contexts.close_websockets)
+    app.on_response_prepare.append(set_security_headers)
+    setup_routes(app)
+    return app

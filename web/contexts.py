@@ -1,0 +1,171 @@
+"""The app's long-lived parts, each a cleanup context: started in order, stopped in reverse.
+
+Plain async generators (``...; yield; ...``), the form every aiohttp 3.x accepts. A context is torn
+down only if it started, so a failed start unwinds exactly what came before it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+import structlog
+from aiohttp import WSCloseCode, web
+from sqlalchemy.engine import make_url
+
+from config.settings import PbxMode, Settings
+from crm_core.db import make_engine, make_sessionmaker
+from crm_core.migrate import current, head
+from crm_core.writer import CallLogWriter
+from cti.bus import EventBus, Subscription
+from cti.events import CtiEvent
+from cti.ports import PbxControl
+from cti.registry import CallRegistry
+
+from . import keys
+from .nullpbx import NullPbx
+from .screenpop import ScreenPopHub
+from .sessions import SessionCodec, load_or_create_secret
+
+__all__ = [
+    "close_websockets",
+    "crm_ctx",
+    "database_ctx",
+    "default_pbx_factory",
+    "event_bus_ctx",
+    "pbx_ctx",
+    "screenpop_ctx",
+    "secret_ctx",
+]
+
+log = structlog.get_logger(__name__)
+
+DRAIN_TIMEOUT = 10.0
+"Seconds the CRM writer gets at shutdown to finish the events already queued for it."
+
+
+def default_pbx_factory(settings: Settings, publish: Callable[[CtiEvent], object]) -> PbxControl:
+    """AsteriskPbx for ``pbx.mode: asterisk``, NullPbx for ``none``."""
+    if settings.pbx.mode is PbxMode.NONE:
+        return NullPbx(settings, publish)
+    # Imported here so a deployment without a PBX never loads panoramisk.
+    from pbx_adapters.asterisk.pbx import AsteriskPbx
+
+    return AsteriskPbx(settings, publish)
+
+
+def _watch(task: asyncio.Task[None]) -> None:
+    """Make a background task's death loud (it would otherwise be seen only at shutdown)."""
+
+    def done(finished: asyncio.Task[None]) -> None:
+        if not finished.cancelled() and finished.exception() is not None:
+            log.error("background_task_crashed", task=finished.get_name(), exc_info=finished.exception())
+
+    task.add_done_callback(done)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def secret_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Load (or create on first start) the key that signs session cookies."""
+    secret = await asyncio.to_thread(load_or_create_secret, app[keys.SETTINGS].web.secret_key_file)
+    app[keys.SECRET] = secret
+    app[keys.SESSIONS] = SessionCodec(secret)
+    yield
+
+
+async def database_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Own the engine when create_app was not given a sessionmaker."""
+    url = app[keys.SETTINGS].database.url
+    engine = make_engine(url)
+    app[keys.DB] = make_sessionmaker(engine)
+    log.info("database_opened", url=make_url(url).render_as_string(hide_password=True))
+    try:
+        revision, expected = await current(engine), head()
+    except Exception as exc:  # unreachable now: /healthz reports it, and the pool retries later
+        log.warning("database_unreachable", error=type(exc).__name__, detail=str(exc))
+    else:
+        if revision != expected:
+            log.warning("database_not_up_to_date", revision=revision, head=expected, fix="cti db upgrade")
+    yield
+    await engine.dispose()
+
+
+async def event_bus_ctx(app: web.Application) -> AsyncIterator[None]:
+    registry = CallRegistry()
+    app[keys.REGISTRY] = registry
+    app[keys.EVENT_BUS] = EventBus(registry)
+    yield
+
+
+async def _write_calls(writer: CallLogWriter, subscription: Subscription) -> None:
+    """``CallLogWriter.run``, except that a cancel lets the call being written finish first.
+
+    Cancelling ``run`` mid-write would roll that call back and lose it: at shutdown, that is
+    precisely the call that just ended.
+    """
+    while True:
+        notice = await subscription.get()
+        writing = asyncio.ensure_future(writer.handle(notice))
+        try:
+            await asyncio.shield(writing)
+        except asyncio.CancelledError:
+            await writing
+            raise
+
+
+async def crm_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Write every call into the CRM (leads, activities) from the bus subscription "crm"."""
+    settings = app[keys.SETTINGS]
+    writer = CallLogWriter(app[keys.DB], pbx_id=settings.pbx.id, settings=settings.crm)
+    app[keys.CRM_WRITER] = writer
+    async with app[keys.EVENT_BUS].subscribe("crm") as subscription:
+        task = asyncio.create_task(_write_calls(writer, subscription), name="crm-writer")
+        _watch(task)
+        yield
+        # The PBX stopped before us (reverse order): nothing new arrives, so write what is queued.
+        await _cancel(task)
+        try:
+            async with asyncio.timeout(DRAIN_TIMEOUT):
+                await writer.drain(subscription)
+        except TimeoutError:
+            log.warning("crm_writer_not_drained", pending=subscription.pending)
+
+
+async def pbx_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Start the PBX link; it publishes onto the bus and retries by itself when the PBX is down."""
+    settings = app[keys.SETTINGS]
+    pbx = app[keys.PBX_FACTORY](settings, app[keys.EVENT_BUS].publish)
+    await pbx.start()
+    app[keys.PBX] = pbx
+    log.info("pbx_started", mode=settings.pbx.mode.value, pbx_id=settings.pbx.id)
+    yield
+    await pbx.stop()
+    log.info("pbx_stopped", pbx_id=settings.pbx.id)
+
+
+async def screenpop_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Run the screen-pop hub; yield only once it is subscribed, so no ringing is missed."""
+    hub = ScreenPopHub(app[keys.DB], app[keys.SETTINGS].crm, app[keys.REGISTRY])
+    app[keys.SCREENPOP] = hub
+    task = asyncio.create_task(hub.run(app[keys.EVENT_BUS]), name="screenpop")
+    _watch(task)
+    started = asyncio.create_task(hub.started.wait())
+    await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
+    started.cancel()
+    if task.done():
+        task.result()  # it died before subscribing: fail the start-up with its error
+    yield
+    await _cancel(task)
+
+
+async def close_websockets(app: web.Application) -> None:
+    """on_shutdown: tell every agent's browser we are going away (it reconnects later)."""
+    hub = app.get(keys.SCREENPOP)
+    if hub is not None:
+        await hub.close_all(code=WSCloseCode.GOING_AWAY, message=b"Server shutdown")

@@ -1,0 +1,57 @@
+"""Typed keys for everything stored on the aiohttp Application and Request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from config.settings import Settings
+from crm_core.writer import CallLogWriter
+from cti.bus import EventBus
+from cti.events import CtiEvent
+from cti.ports import PbxControl
+from cti.registry import CallRegistry
+
+from .screenpop import ScreenPopHub
+from .sessions import CurrentUser, SessionCodec, SessionData
+
+__all__ = [
+    "CRM_WRITER",
+    "DB",
+    "EVENT_BUS",
+    "METRICS",
+    "PBX",
+    "PBX_FACTORY",
+    "REGISTRY",
+    "SCREENPOP",
+    "SECRET",
+    "SESSION",
+    "SESSIONS",
+    "SETTINGS",
+    "USER",
+    "PbxFactory",
+]
+
+PbxFactory = Callable[[Settings, Callable[[CtiEvent], None]], PbxControl]
+"Build the PBX link from the settings and the bus's ``publish``; tests pass a fake."
+
+SETTINGS = web.AppKey("settings", Settings)
+PBX_FACTORY = web.AppKey[PbxFactory]("pbx_factory")
+DB = web.AppKey("db", async_sessionmaker[AsyncSession])
+REGISTRY = web.AppKey("registry", CallRegistry)
+EVENT_BUS = web.AppKey("event_bus", EventBus)
+CRM_WRITER = web.AppKey("crm_writer", CallLogWriter)
+PBX = web.AppKey[PbxControl]("pbx")
+SCREENPOP = web.AppKey("screenpop", ScreenPopHub)
+SECRET = web.AppKey("secret", bytes)
+"The raw server secret (``web.secret_key_file``); use SESSIONS rather than this directly."
+SESSIONS = web.AppKey("sessions", SessionCodec)
+METRICS = web.AppKey("metrics", CollectorRegistry)
+
+SESSION = web.RequestKey("session", SessionData)
+"The verified session cookie of this request, when there is one."
+USER = web.RequestKey("user", CurrentUser)
+"The logged-in, active user of this request (set by ``current_user``)."

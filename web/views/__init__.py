@@ -1,0 +1,1 @@
+"""Server-rendered pages (jinja2), one module per area."""
