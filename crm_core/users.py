@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from functools import cache
 
@@ -93,15 +94,16 @@ async def create_user(
 async def authenticate(session: AsyncSession, login: str, password: str) -> User | None:
     """Return the active user whose password matches, else None (in about the same time)."""
     user = await session.scalar(select(User).where(User.login == login, User.is_active.is_(True)))
+    # argon2 costs tens of milliseconds by design: off the event loop, or every call event waits.
     if user is None or user.password_hash is None:
-        verify_password(_dummy_hash(), password)
+        await asyncio.to_thread(verify_password, _dummy_hash(), password)
         log.info("login_failed", login=login, reason="unknown_user")
         return None
-    if not verify_password(user.password_hash, password):
+    if not await asyncio.to_thread(verify_password, user.password_hash, password):
         log.info("login_failed", login=login, reason="wrong_password")
         return None
     if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+        user.password_hash = await asyncio.to_thread(hash_password, password)
         await session.flush()
         log.info("password_rehashed", user_id=user.id)
     return user

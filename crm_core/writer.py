@@ -44,9 +44,19 @@ class CallLogWriter:
         "Calls whose recording raised."
 
     async def run(self, subscription: Subscription) -> None:
-        """Consume *subscription* until cancelled."""
+        """Consume *subscription* until cancelled.
+
+        A cancel lets the call being written finish first: cancelling mid-write would roll it back,
+        and at shutdown that is precisely the call that just ended.
+        """
         while True:
-            await self.handle(await subscription.get())
+            notice = await subscription.get()
+            writing = asyncio.ensure_future(self.handle(notice))
+            try:
+                await asyncio.shield(writing)
+            except asyncio.CancelledError:
+                await writing
+                raise
 
     async def drain(self, subscription: Subscription) -> int:
         """Handle every notice queued right now, then return how many calls were recorded."""

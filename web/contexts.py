@@ -18,7 +18,7 @@ from config.settings import PbxMode, Settings
 from crm_core.db import make_engine, make_sessionmaker
 from crm_core.migrate import current, head
 from crm_core.writer import CallLogWriter
-from cti.bus import EventBus, Subscription
+from cti.bus import EventBus
 from cti.events import CtiEvent
 from cti.ports import PbxControl
 from cti.registry import CallRegistry
@@ -103,29 +103,13 @@ async def event_bus_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
-async def _write_calls(writer: CallLogWriter, subscription: Subscription) -> None:
-    """``CallLogWriter.run``, except that a cancel lets the call being written finish first.
-
-    Cancelling ``run`` mid-write would roll that call back and lose it: at shutdown, that is
-    precisely the call that just ended.
-    """
-    while True:
-        notice = await subscription.get()
-        writing = asyncio.ensure_future(writer.handle(notice))
-        try:
-            await asyncio.shield(writing)
-        except asyncio.CancelledError:
-            await writing
-            raise
-
-
 async def crm_ctx(app: web.Application) -> AsyncIterator[None]:
     """Write every call into the CRM (leads, activities) from the bus subscription "crm"."""
     settings = app[keys.SETTINGS]
     writer = CallLogWriter(app[keys.DB], pbx_id=settings.pbx.id, settings=settings.crm)
     app[keys.CRM_WRITER] = writer
     async with app[keys.EVENT_BUS].subscribe("crm") as subscription:
-        task = asyncio.create_task(_write_calls(writer, subscription), name="crm-writer")
+        task = asyncio.create_task(writer.run(subscription), name="crm-writer")
         _watch(task)
         yield
         # The PBX stopped before us (reverse order): nothing new arrives, so write what is queued.
