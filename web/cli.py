@@ -27,6 +27,7 @@ from crm_core.migrate import upgrade
 from crm_core.models import User
 from crm_core.users import create_user, ensure_admin
 
+from . import cli_ami
 from .app import create_app
 
 __all__ = ["build_parser", "main"]
@@ -165,8 +166,6 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--role", choices=ROLES, default="agent")
     add.add_argument("--password-env", metavar="VAR", help="read the password from this environment variable")
     add.set_defaults(handler=users_add)
-
-    from . import cli_ami  # the lead's `cti ami ...` commands
 
     cli_ami.register(commands)
     return parser

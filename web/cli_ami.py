@@ -12,6 +12,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from config.logging import configure_logging
 from config.settings import CrmSettings, SettingsError, load_settings
 from crm_core.errors import CrmError
 from pbx_adapters.asterisk.recorder import RecorderError, record
@@ -38,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     rep.add_argument("--seed", type=Path, help="YAML with own_numbers, users, companies, contacts, leads")
     rep.add_argument("--region", default="RU", help="default region for numbers (default RU)")
     rep.add_argument("--json", action="store_true", help="print the call records as JSON")
+    rep.add_argument("--verbose", action="store_true", help="log what the pipeline does (to stderr)")
     rep.set_defaults(handler=_replay)
 
 
@@ -47,6 +49,9 @@ def _record(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2
+    configure_logging(
+        level=settings.logging.level, json=settings.logging.json_output, file=settings.logging.file
+    )
     ami = settings.ami
     try:
         count = asyncio.run(
@@ -69,6 +74,7 @@ def _record(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
+    configure_logging(level="debug" if args.verbose else "warning", json=False)
     try:
         lines = read_trace(args.trace)
         seed = _read_seed(args.seed) if args.seed else None

@@ -20,6 +20,7 @@ What panoramisk 1.4 gets wrong, and what this module does instead (DESIGN.md §6
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -227,10 +228,8 @@ class AmiConnection:
             self._watchdog.cancel()
             await asyncio.gather(self._watchdog, return_exceptions=True)
         if self._manager.protocol is not None and self.connected:
-            try:
+            with contextlib.suppress(PbxUnavailable, PbxActionFailed):
                 await self.send({"Action": "Logoff"}, timeout=1.0)
-            except (PbxUnavailable, PbxActionFailed):
-                pass
         self._manager.close()
 
     async def send(self, action: Mapping[str, str], *, timeout: float | None = None) -> Message:
@@ -238,7 +237,9 @@ class AmiConnection:
         name = action.get("Action", "?")
         protocol = self._manager.protocol
         if protocol is None or protocol.closed or (name != "Logoff" and not self.connected):
-            raise PbxUnavailable(f"Asterisk is not connected (AMI {self._settings.host}:{self._settings.port})")
+            raise PbxUnavailable(
+                f"Asterisk is not connected (AMI {self._settings.host}:{self._settings.port})"
+            )
         self._action_seq += 1
         fields = {**action, "ActionID": action.get("ActionID") or f"cti-{self._action_seq}"}
         future = self._manager.send_action(fields)
@@ -257,7 +258,9 @@ class AmiConnection:
             raise PbxActionFailed(name, response.get("Message", "no reason given"))
         return response
 
-    def collect(self, action: Mapping[str, str], on_item: Callable[[AmiEvent], None], on_done: Callable[[], None]) -> None:
+    def collect(
+        self, action: Mapping[str, str], on_item: Callable[[AmiEvent], None], on_done: Callable[[], None]
+    ) -> None:
         """Send a list action; feed its items to *on_item* in stream order, then call *on_done*.
 
         Both run synchronously inside the reader, at the list's place in the event stream, so the
@@ -272,7 +275,9 @@ class AmiConnection:
         def collector(fields: AmiEvent) -> bool:
             if "Event" not in fields:
                 if fields.get("Response") == "Error":
-                    log.warning("ami_list_refused", action=action.get("Action"), message=fields.get("Message"))
+                    log.warning(
+                        "ami_list_refused", action=action.get("Action"), message=fields.get("Message")
+                    )
                     return True
                 return False
             if fields.get("EventList") == _LIST_DONE:
@@ -304,7 +309,13 @@ class AmiConnection:
     def _logged_in(self, _manager: Manager) -> None:
         self._unreachable_logged = False
         self.logins += 1
-        log.info("ami_logged_in", host=self._settings.host, port=self._settings.port, banner=self.banner, login=self.logins)
+        log.info(
+            "ami_logged_in",
+            host=self._settings.host,
+            port=self._settings.port,
+            banner=self.banner,
+            login=self.logins,
+        )
         if self._on_login is not None:
             self._on_login()
 
@@ -326,7 +337,9 @@ class AmiConnection:
             except PbxUnavailable:
                 protocol = self._manager.protocol
                 if protocol is not None and not protocol.closed:
-                    log.warning("ami_link_dead", host=self._settings.host, ping_timeout=self._settings.ping_timeout)
+                    log.warning(
+                        "ami_link_dead", host=self._settings.host, ping_timeout=self._settings.ping_timeout
+                    )
                     protocol.transport.abort()
             except PbxActionFailed:
                 pass  # Asterisk answered: the link is alive

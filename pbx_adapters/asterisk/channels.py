@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 
-__all__ = ["CallTrack", "Channel", "ChannelKind", "classify", "AST_STATE_RINGING", "AST_STATE_UP"]
+__all__ = ["AST_STATE_RINGING", "AST_STATE_UP", "CallTrack", "Channel", "ChannelKind", "classify"]
 
 AST_STATE_DOWN = 0
 AST_STATE_RING = 4

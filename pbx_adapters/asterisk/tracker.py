@@ -90,6 +90,13 @@ class ChannelTracker:
     def live_calls(self) -> int:
         return sum(1 for call in self._calls.values() if call.started)
 
+    def channel_names(self, call_id: str) -> list[str]:
+        """Asterisk names of the live channels of a call (for actions such as Hangup)."""
+        call = self._calls.get(call_id)
+        if call is None or not call.started:
+            return []
+        return sorted(self._channels[uid].name for uid in call.channels if uid in self._channels)
+
     def resync_begin(self) -> None:
         """A CoreShowChannels listing starts: collect it, apply it at :meth:`resync_end`."""
         self._snapshot = []
@@ -292,8 +299,13 @@ class ChannelTracker:
         call.answered = True
         call.talking.add(picker.endpoint)
         self._emit(
-            ev.CallPickedUp(CallId(call.call_id), self._at(f), by=picker.endpoint, from_=target.endpoint,
-                            code=picker.first_exten)
+            ev.CallPickedUp(
+                CallId(call.call_id),
+                self._at(f),
+                by=picker.endpoint,
+                from_=target.endpoint,
+                code=picker.first_exten,
+            )
         )
 
     def _on_blind_transfer(self, f: Fields) -> None:
@@ -308,8 +320,13 @@ class ChannelTracker:
             return
         call.talking.discard(transferer.endpoint)
         self._emit(
-            ev.CallTransferred(CallId(call.call_id), self._at(f), TransferKind.BLIND, by=transferer.endpoint,
-                               to=f.get("Extension", ""))
+            ev.CallTransferred(
+                CallId(call.call_id),
+                self._at(f),
+                TransferKind.BLIND,
+                by=transferer.endpoint,
+                to=f.get("Extension", ""),
+            )
         )
 
     def _on_bridge_enter(self, f: Fields) -> None:
@@ -432,7 +449,15 @@ class ChannelTracker:
             return number
         return to_e164(number, self._region) or number
 
-    def _start(self, call: CallTrack, direction: Direction, f: Fields, *, dialled: str | None = None) -> None:
+    def _start(
+        self,
+        call: CallTrack,
+        direction: Direction,
+        f: Fields,
+        *,
+        dialled: str | None = None,
+        resynced: bool = False,
+    ) -> None:
         origin = call.origin
         call.started = True
         call.direction = direction
@@ -442,13 +467,22 @@ class ChannelTracker:
             did: str | None = self._external(origin.first_exten)
             dialled = origin.first_exten
         else:
-            caller = Party(origin.endpoint, _name(origin.caller_name) if not call.originated else "", origin.endpoint)
+            caller = Party(
+                origin.endpoint, _name(origin.caller_name) if not call.originated else "", origin.endpoint
+            )
             dialled = dialled or ""
             external = self._external(dialled) if direction is Direction.OUTBOUND else None
             did = None
         self._emit(
             ev.CallStarted(
-                CallId(call.call_id), call.created_at, direction, caller, dialled, external_number=external, did=did
+                CallId(call.call_id),
+                call.created_at,
+                direction,
+                caller,
+                dialled,
+                external_number=external,
+                did=did,
+                resynced=resynced,
             )
         )
         for uniqueid in call.channels:  # files learnt before the call was known to be one
@@ -467,7 +501,9 @@ class ChannelTracker:
         self._channels[channel.uniqueid] = channel
         return channel
 
-    def _reconcile(self, call: CallTrack, now: datetime, *, adopted: bool, snapshot: Mapping[str, Fields]) -> None:
+    def _reconcile(
+        self, call: CallTrack, now: datetime, *, adopted: bool, snapshot: Mapping[str, Fields]
+    ) -> None:
         channels = [self._channels[uid] for uid in call.channels if uid in self._channels]
         stamp = {"Timestamp": str(now.timestamp())}
         if adopted and not call.started:
@@ -484,8 +520,8 @@ class ChannelTracker:
             dialled = origin.first_exten
             if direction is Direction.OUTBOUND and dialled in ("", "s"):
                 dialled = trunks[0].caller_num
-            self._start(call, direction, stamp, dialled=dialled)
-            self._publish_resynced(call)
+            self._start(call, direction, stamp, dialled=dialled, resynced=True)
+            log.info("ami_call_adopted", call_id=call.call_id, direction=direction.value)
         if not call.started:
             return
         for channel in channels:
@@ -501,9 +537,6 @@ class ChannelTracker:
                 )
                 if party is not None:
                     self._answer(call, party, call.origin, stamp)
-
-    def _publish_resynced(self, call: CallTrack) -> None:
-        log.info("ami_call_adopted", call_id=call.call_id, direction=call.direction)
 
     def _at(self, f: Fields) -> datetime:
         stamp = f.get("Timestamp")
