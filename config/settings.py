@@ -160,7 +160,9 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
             where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
             raise SettingsError(f"{where}: not valid YAML: {exc.problem}") from exc
         if not isinstance(data, dict):
-            raise SettingsError(f"{path}:1:1: the settings must be a mapping of sections (got a {type(data).__name__})")
+            raise SettingsError(
+                f"{path}:1:1: the settings must be a mapping of sections (got a {type(data).__name__})"
+            )
     elif explicit:
         raise SettingsError(f"{path}: no such settings file")
     merged = _plain(data)

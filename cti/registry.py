@@ -139,7 +139,9 @@ class CallRegistry:
             answered_at=event.at if first else call.answered_at,
             ringing=_drop(call.ringing, event.by),
             talking=_add(call.talking, event.by),
-            extensions=_add(call.extensions, event.by) if event.by != call.external_number else call.extensions,
+            extensions=_add(call.extensions, event.by)
+            if event.by != call.external_number
+            else call.extensions,
         )
 
     def _picked_up(self, call: Call, event: ev.CallPickedUp) -> Call:
