@@ -75,7 +75,7 @@ class Pickup:
     from_: str
     "The extension whose ringing phone it was taken from."
     code: str
-    "The feature code dialled (``*11``, ``40``...), or ```` when the PBX did not say."
+    "The feature code dialled (``*11``, ``40``...); empty when the PBX did not say."
 
 
 @dataclass(frozen=True, slots=True)

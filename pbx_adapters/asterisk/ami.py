@@ -130,6 +130,7 @@ class _Manager(Manager):  # type: ignore[misc]
         quiet.propagate = False
         quiet.addHandler(logging.NullHandler())
         super().__init__(log=quiet, protocol_factory=_Protocol, **config)
+        self.reconnect_timeout = float(config["reconnect_timeout"])  # panoramisk int()s it: 0.5 s became 0
         self._connection = connection
         self.stopped = False
 
