@@ -144,7 +144,7 @@ class TestActions:
             await run.pbx.start()
             await run.until(lambda: run.pbx.connected)
 
-            with pytest.raises(PbxUnavailable, match="did not answer Originate within 0.2 s"):
+            with pytest.raises(PbxUnavailable, match=r"did not answer Originate within 0\.2 s"):
                 await run.pbx.originate("101", "+74957654321")
             response = await run.pbx.ami.send({"Action": "Ping"})
             await run.pbx.stop()
