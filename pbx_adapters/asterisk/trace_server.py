@@ -18,14 +18,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from types import TracebackType
 
 import structlog
 
 from .trace import Fields, MessageSplitter, TraceLine, base_epoch, encode_message, first_value, parse_message
+from .trace_link import Cutter, TraceLink, cuts_inside_utf8
+from .trace_state import LiveChannel, LiveState, duration, header, var_name
 
 __all__ = ["DEFAULT_BANNER", "AmiTraceServer"]
 
@@ -34,36 +34,8 @@ log = structlog.get_logger(__name__)
 DEFAULT_BANNER = "Asterisk Call Manager/11.0.0"
 "What the Asterisk 22 of the shared traces sent on connect (``INDEX.json``)."
 
-_HIGH_WATER = 64 * 1024
 _READ_SIZE = 64 * 1024
 
-# The channel snapshot every channel event carries, in Asterisk's order.
-_CHANNEL_KEYS = (
-    "Channel",
-    "ChannelState",
-    "ChannelStateDesc",
-    "CallerIDNum",
-    "CallerIDName",
-    "ConnectedLineNum",
-    "ConnectedLineName",
-    "Language",
-    "AccountCode",
-    "Context",
-    "Exten",
-    "Priority",
-    "Uniqueid",
-    "Linkedid",
-)
-_BRIDGE_KEYS = (
-    "BridgeUniqueid",
-    "BridgeType",
-    "BridgeTechnology",
-    "BridgeCreator",
-    "BridgeName",
-    "BridgeNumChannels",
-    "BridgeVideoSourceMode",
-    "BridgeVideoSource",
-)
 _FULLY_BOOTED = TraceLine(
     t=0.0,
     dir="event",
@@ -89,225 +61,13 @@ _KNOWN_MESSAGES = {
 }
 _NO_LOGIN_NEEDED = frozenset({"login", "logoff", "challenge"})
 
-Cutter = Callable[[bytes], Iterable[int]]
-"Given one encoded message, the offsets inside it where a TCP write must end."
-
-
-def _get(fields: Mapping[str, str | list[str]], key: str) -> str:
-    """Header lookup as Asterisk does it: the key's case does not matter."""
-    if key in fields:
-        return first_value(fields, key)
-    lowered = key.lower()
-    for name in fields:
-        if name.lower() == lowered:
-            return first_value(fields, name)
-    return ""
-
-
-def _cuts_inside_utf8(data: bytes) -> list[int]:
-    # Cut right after the lead byte of every multi-byte character: each one straddles two writes.
-    return [index + 1 for index, byte in enumerate(data) if byte >= 0xC0]
-
-
-def _var_name(name: str) -> str:
-    # "__REC_FILE" (inherited by every descendant channel) is read back as REC_FILE, as in Asterisk.
-    return name.lstrip("_")
-
-
-def _duration(seconds: float) -> str:
-    whole = max(0, int(seconds))
-    return f"{whole // 3600:02d}:{whole // 60 % 60:02d}:{whole % 60:02d}"
-
-
-@dataclass(slots=True)
-class _Channel:
-    snapshot: dict[str, str]
-    created: float
-    application: str = ""
-    application_data: str = ""
-    bridge: str = ""
-    variables: dict[str, str] = field(default_factory=dict)
-
-
-class _LiveState:
-    """Channels and bridges as the events so far describe them (what Asterisk would list now)."""
-
-    def __init__(self) -> None:
-        self.channels: dict[str, _Channel] = {}  # by Uniqueid, in creation order
-        self.bridges: dict[str, dict[str, str]] = {}  # by BridgeUniqueid
-        self.globals: dict[str, str] = {}
-
-    def by_name(self, name: str) -> _Channel | None:
-        for channel in self.channels.values():
-            if channel.snapshot.get("Channel") == name:
-                return channel
-        return None
-
-    def apply(self, line: TraceLine) -> None:
-        fields = line.fields
-        event = line.get("Event")
-        if event == "Newchannel":
-            snapshot = {key: first_value(fields, key) for key in _CHANNEL_KEYS}
-            self.channels[snapshot["Uniqueid"]] = _Channel(snapshot=snapshot, created=line.t)
-        elif event == "BridgeCreate":
-            self.bridges[line.get("BridgeUniqueid")] = {
-                key: first_value(fields, key) for key in _BRIDGE_KEYS if key in fields
-            }
-        self._refresh_snapshots(fields)
-        uniqueid = line.get("Uniqueid")
-        channel = self.channels.get(uniqueid)
-        if event == "VarSet":
-            name, value = _var_name(line.get("Variable")), line.get("Value")
-            if channel is not None:
-                channel.variables[name] = value
-            elif not uniqueid:
-                self.globals[name] = value
-        elif channel is None:
-            pass
-        elif event == "Newexten":
-            channel.application = line.get("Application")
-            channel.application_data = line.get("AppData")
-        elif event == "Rename":
-            channel.snapshot["Channel"] = line.get("Newname") or channel.snapshot["Channel"]
-        elif event == "BridgeEnter":
-            channel.bridge = line.get("BridgeUniqueid")
-        elif event == "BridgeLeave" and channel.bridge == line.get("BridgeUniqueid"):
-            channel.bridge = ""
-        elif event == "Hangup":
-            del self.channels[uniqueid]
-        if event == "BridgeDestroy":
-            gone = line.get("BridgeUniqueid")
-            self.bridges.pop(gone, None)
-            for other in self.channels.values():
-                if other.bridge == gone:
-                    other.bridge = ""
-
-    def _refresh_snapshots(self, fields: Fields) -> None:
-        # Most AMI events carry full snapshots of the channels and bridges they are about, under a
-        # prefix (Dest*, Transferer*, Spyee*, To*/From* for bridges...): keep the latest. Partial
-        # blobs (OriginateResponse's Exten is the originate target) are not snapshots: skip them.
-        for key in fields:
-            if key.endswith("BridgeUniqueid"):
-                prefix = key.removesuffix("BridgeUniqueid")
-                bridge = self.bridges.get(first_value(fields, key))
-                if bridge is not None and prefix + "BridgeType" in fields:
-                    for name in _BRIDGE_KEYS:
-                        if prefix + name in fields:
-                            bridge[name] = first_value(fields, prefix + name)
-            elif key.endswith("Uniqueid"):
-                prefix = key.removesuffix("Uniqueid")
-                channel = self.channels.get(first_value(fields, key))
-                if channel is not None and prefix + "ChannelStateDesc" in fields:
-                    for name in _CHANNEL_KEYS:
-                        if prefix + name in fields:
-                            channel.snapshot[name] = first_value(fields, prefix + name)
-
-
-class _Link:
-    """One client's outgoing byte stream, written by a pump task in pieces when asked to.
-
-    Messages are appended whole and synchronously, so a reply is never interleaved with an event;
-    the pump cuts the stream at every ``chunk_size`` boundary (across message boundaries) and at
-    every offset the cutter asks for, and yields to the event loop between pieces so the client
-    sees them in separate TCP reads.
-    """
-
-    def __init__(
-        self,
-        writer: asyncio.StreamWriter,
-        *,
-        chunk_size: int | None,
-        cutter: Cutter | None,
-        chunk_delay: float,
-    ) -> None:
-        self.writer = writer
-        # drain() then waits until the transport buffer is empty: "flushed" means in the kernel,
-        # so an abort() after it loses nothing already sent.
-        writer.transport.set_write_buffer_limits(high=0)
-        self._chunk_size = chunk_size
-        self._cutter = cutter
-        self._chunk_delay = chunk_delay
-        self._splitting = chunk_size is not None or cutter is not None
-        self._buffer = bytearray()
-        self._cuts: deque[int] = deque()
-        self._queued = 0  # absolute stream offsets
-        self._written = 0
-        self._wake = asyncio.Event()
-        self._flushed = asyncio.Event()
-        self._flushed.set()
-        self.broken = False
-        self._pump = asyncio.create_task(self._run(), name="ami-trace-link")
-
-    def send(self, data: bytes) -> None:
-        if self.broken:
-            return
-        if self._cutter is not None:
-            self._cuts.extend(
-                self._queued + cut for cut in sorted(set(self._cutter(data))) if 0 < cut < len(data)
-            )
-        self._buffer += data
-        self._queued += len(data)
-        self._flushed.clear()
-        self._wake.set()
-
-    async def flushed(self) -> None:
-        """Wait until everything sent so far is in the kernel's socket buffer."""
-        await self._flushed.wait()
-
-    async def backpressure(self) -> None:
-        """Wait while more than a socket's worth is queued (the event stream's pacing at speed=None)."""
-        if len(self._buffer) > _HIGH_WATER:
-            await self._flushed.wait()
-
-    def _next_piece(self) -> bytes:
-        end = self._queued
-        if self._chunk_size is not None:
-            end = min(end, (self._written // self._chunk_size + 1) * self._chunk_size)
-        while self._cuts and self._cuts[0] <= self._written:
-            self._cuts.popleft()
-        if self._cuts:
-            end = min(end, self._cuts[0])
-        size = end - self._written
-        piece = bytes(self._buffer[:size])
-        del self._buffer[:size]
-        self._written = end
-        return piece
-
-    async def _run(self) -> None:
-        try:
-            while True:
-                if not self._buffer:
-                    self._flushed.set()
-                    self._wake.clear()
-                    await self._wake.wait()
-                    continue
-                self.writer.write(self._next_piece())
-                await self.writer.drain()
-                if self._splitting:
-                    await asyncio.sleep(self._chunk_delay)
-        except (ConnectionError, OSError) as exc:
-            self.broken = True
-            self._buffer.clear()
-            self._flushed.set()
-            log.debug("trace_server_write_failed", error=repr(exc))
-
-    async def close(self, *, abort: bool = False) -> None:
-        self._pump.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._pump
-        self._flushed.set()
-        if abort:
-            self.writer.transport.abort()
-        else:
-            self.writer.close()
-        with contextlib.suppress(ConnectionError, OSError):
-            await self.writer.wait_closed()
-
 
 class _Session:
     """One client connection: reads its actions and answers them through the server."""
 
-    def __init__(self, server: AmiTraceServer, reader: asyncio.StreamReader, link: _Link, peer: str) -> None:
+    def __init__(
+        self, server: AmiTraceServer, reader: asyncio.StreamReader, link: TraceLink, peer: str
+    ) -> None:
         self.server = server
         self.reader = reader
         self.link = link
@@ -421,7 +181,7 @@ class AmiTraceServer:
         epoch = base_epoch(lines)
         self._epoch = epoch if epoch is not None else time.time()
 
-        self._state = _LiveState()
+        self._state = LiveState()
         self._position = 0
         self._clock = 0.0  # trace time of the last played event
         self._clock_real = time.monotonic()
@@ -460,7 +220,7 @@ class AmiTraceServer:
 
     @staticmethod
     def _make_cutter(split_inside_utf8: bool, split_at: Cutter | None) -> Cutter | None:
-        cutters = [c for c in (_cuts_inside_utf8 if split_inside_utf8 else None, split_at) if c is not None]
+        cutters = [c for c in (cuts_inside_utf8 if split_inside_utf8 else None, split_at) if c is not None]
         if not cutters:
             return None
 
@@ -601,7 +361,9 @@ class AmiTraceServer:
         if previous is not None:
             log.info("trace_server_client_replaced", peer=previous.peer)
             await previous.close(abort=True)
-        link = _Link(writer, chunk_size=self._chunk_size, cutter=self._cutter, chunk_delay=self._chunk_delay)
+        link = TraceLink(
+            writer, chunk_size=self._chunk_size, cutter=self._cutter, chunk_delay=self._chunk_delay
+        )
         session = _Session(self, reader, link, peer)
         self._session = session
         self.connections += 1
@@ -619,7 +381,7 @@ class AmiTraceServer:
 
     def _reply(self, session: _Session, action: Fields, response: str, **more: str | list[str]) -> None:
         fields: Fields = {"Response": response}
-        action_id = _get(action, "ActionID")
+        action_id = header(action, "ActionID")
         if action_id:
             fields["ActionID"] = action_id
         fields.update(more)
@@ -627,7 +389,7 @@ class AmiTraceServer:
 
     def _list_item(self, action: Fields, event: str, body: Mapping[str, str | list[str]]) -> Fields:
         fields: Fields = {"Event": event}
-        action_id = _get(action, "ActionID")
+        action_id = header(action, "ActionID")
         if action_id:
             fields["ActionID"] = action_id
         fields.update(body)
@@ -637,9 +399,9 @@ class AmiTraceServer:
 
     async def _on_action(self, session: _Session, action: Fields) -> None:
         self.actions.append(action)
-        name = _get(action, "Action")
+        name = header(action, "Action")
         key = name.lower()
-        log.debug("trace_server_action", action=name, action_id=_get(action, "ActionID"))
+        log.debug("trace_server_action", action=name, action_id=header(action, "ActionID"))
         if key in self.ignore_actions:
             log.info("trace_server_action_ignored", action=name)
             return
@@ -659,8 +421,8 @@ class AmiTraceServer:
             self._action_generic(session, action, key)
 
     async def _action_login(self, session: _Session, action: Fields) -> None:
-        username = _get(action, "Username")
-        if username != self.username or _get(action, "Secret") != self.secret:
+        username = header(action, "Username")
+        if username != self.username or header(action, "Secret") != self.secret:
             log.info("trace_server_login_refused", username=username)
             self._reply(session, action, "Error", Message="Authentication failed")
             # Asterisk hangs up on a failed login.
@@ -675,7 +437,7 @@ class AmiTraceServer:
         log.info("trace_server_login", username=username, login=self.logins, position=self._position)
         booted = self._fully_booted
         self._send(session, self._stamped(booted.fields, max(self._clock, booted.t)))
-        if _get(action, "Events").lower() not in {"off", "no", "false", "0"}:
+        if header(action, "Events").lower() not in {"off", "no", "false", "0"}:
             session.streamer = asyncio.create_task(self._stream(session), name="ami-trace-stream")
 
     async def _action_logoff(self, session: _Session, action: Fields) -> None:
@@ -699,7 +461,7 @@ class AmiTraceServer:
         )
 
     async def _action_bridgelist(self, session: _Session, action: Fields) -> None:
-        wanted = _get(action, "BridgeType")
+        wanted = header(action, "BridgeType")
         bridges = [b for b in self._state.bridges.values() if not wanted or b.get("BridgeType") == wanted]
         self._reply(session, action, "Success", EventList="start", Message="Bridge listing will follow")
         for bridge in bridges:
@@ -712,7 +474,7 @@ class AmiTraceServer:
         )
 
     async def _action_status(self, session: _Session, action: Fields) -> None:
-        name = _get(action, "Channel")
+        name = header(action, "Channel")
         if name:
             channel = self._state.by_name(name)
             if channel is None:
@@ -721,11 +483,11 @@ class AmiTraceServer:
             channels = [channel]
         else:
             channels = list(self._state.channels.values())
-        wanted = [v.strip() for v in _get(action, "Variables").split(",") if v.strip()]
+        wanted = [v.strip() for v in header(action, "Variables").split(",") if v.strip()]
         self._reply(session, action, "Success", EventList="start", Message="Channel status will follow")
         for channel in channels:
             item = self._status_item(channel, wanted)
-            action_id = _get(action, "ActionID")
+            action_id = header(action, "ActionID")
             if action_id:
                 item["ActionID"] = action_id  # Status puts it last (trace 13)
             self._send(session, item)
@@ -738,8 +500,8 @@ class AmiTraceServer:
         )
 
     async def _action_getvar(self, session: _Session, action: Fields) -> None:
-        variable = _get(action, "Variable")
-        name = _get(action, "Channel")
+        variable = header(action, "Variable")
+        name = header(action, "Channel")
         if not variable:
             self._reply(session, action, "Error", Message="No variable specified")
             return
@@ -748,14 +510,14 @@ class AmiTraceServer:
             if channel is None:
                 self._reply(session, action, "Error", Message="No such channel")
                 return
-            value = channel.variables.get(_var_name(variable), "")
+            value = channel.variables.get(var_name(variable), "")
         else:
-            value = self._state.globals.get(_var_name(variable), "")
+            value = self._state.globals.get(var_name(variable), "")
         self._reply(session, action, "Success", Variable=variable, Value=value)
 
     async def _action_setvar(self, session: _Session, action: Fields) -> None:
-        name = _get(action, "Channel")
-        variable, value = _var_name(_get(action, "Variable")), _get(action, "Value")
+        name = header(action, "Channel")
+        variable, value = var_name(header(action, "Variable")), header(action, "Value")
         if name:
             channel = self._state.by_name(name)
             if channel is None:
@@ -774,20 +536,20 @@ class AmiTraceServer:
             fields.pop("Response", None)
             self._reply(session, action, response, **fields)
             return
-        message = _KNOWN_MESSAGES.get(key, f"{_get(action, 'Action')} accepted")
+        message = _KNOWN_MESSAGES.get(key, f"{header(action, 'Action')} accepted")
         self._reply(session, action, "Success", Message=message)
 
     # -- live state as AMI lists ----------------------------------------------------------------
 
-    def _channel_item(self, channel: _Channel) -> dict[str, str]:
+    def _channel_item(self, channel: LiveChannel) -> dict[str, str]:
         item = dict(channel.snapshot)
         item["Application"] = channel.application
         item["ApplicationData"] = channel.application_data
-        item["Duration"] = _duration(self.trace_time - channel.created)
+        item["Duration"] = duration(self.trace_time - channel.created)
         item["BridgeId"] = channel.bridge
         return item
 
-    def _status_item(self, channel: _Channel, variables: list[str]) -> Fields:
+    def _status_item(self, channel: LiveChannel, variables: list[str]) -> Fields:
         snapshot = channel.snapshot
         item: Fields = {"Event": "Status", "Privilege": "Call", **snapshot}
         item.update(
@@ -804,7 +566,7 @@ class AmiTraceServer:
             }
         )
         if variables:
-            item["Variable"] = [f"{name}={channel.variables.get(_var_name(name), '')}" for name in variables]
+            item["Variable"] = [f"{name}={channel.variables.get(var_name(name), '')}" for name in variables]
         return item
 
     # -- the event stream -----------------------------------------------------------------------

@@ -390,22 +390,23 @@ class ChannelTracker:
     # -- supervisors and devices -------------------------------------------------------------------
 
     def _on_chanspy_start(self, f: Fields) -> None:
-        spyer = self._channels.get(f.get("SpyerUniqueid", ""))
-        spyee = self._channels.get(f.get("SpyeeUniqueid", ""))
-        if spyer is None or spyee is None:
-            return
-        call = self._calls.get(spyee.call_id)
-        if call is not None and call.started:
-            self._emit(ev.ListenerJoined(CallId(call.call_id), self._at(f), by=spyer.endpoint))
+        spied = self._spied(f)
+        if spied is not None:
+            self._emit(ev.ListenerJoined(CallId(spied[1].call_id), self._at(f), by=spied[0]))
 
     def _on_chanspy_stop(self, f: Fields) -> None:
+        spied = self._spied(f)
+        if spied is not None:
+            self._emit(ev.ListenerLeft(CallId(spied[1].call_id), self._at(f), by=spied[0]))
+
+    def _spied(self, f: Fields) -> tuple[str, CallTrack] | None:
+        """The supervisor's extension and the call they listen to (the spy is never a party)."""
         spyer = self._channels.get(f.get("SpyerUniqueid", ""))
         spyee = self._channels.get(f.get("SpyeeUniqueid", ""))
         if spyer is None or spyee is None:
-            return
+            return None
         call = self._calls.get(spyee.call_id)
-        if call is not None and call.started:
-            self._emit(ev.ListenerLeft(CallId(call.call_id), self._at(f), by=spyer.endpoint))
+        return (spyer.endpoint, call) if call is not None and call.started else None
 
     def _on_contact_status(self, f: Fields) -> None:
         aor = f.get("AOR", "")
