@@ -44,6 +44,8 @@ class Channel:
     caller_name: str = ""
     first_exten: str = ""
     "The Exten of Newchannel: what a phone dialled, or the DID a trunk call came in on."
+    dialled: str = ""
+    "For a trunk leg we dialled: the number in the dial string."
     state: int = AST_STATE_DOWN
     ringing: bool = False
     answered: bool = False
@@ -72,6 +74,7 @@ class CallTrack:
     "Made by an AMI Originate: the first leg rings our agent's phone, which is not the call yet."
     answered: bool = False
     ever_rang: bool = False
+    last_rang: str | None = None
     busy: bool = False
     failed: bool = False
     talking: set[str] = field(default_factory=set)

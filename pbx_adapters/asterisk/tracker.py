@@ -218,6 +218,8 @@ class ChannelTracker:
             direction = Direction.OUTBOUND if dest.kind is ChannelKind.TRUNK else Direction.INTERNAL
             if call.origin.kind is ChannelKind.EXTENSION:
                 self._start(call, direction, f, dialled=self._dialled(call.origin, f))
+        if dest.kind is ChannelKind.TRUNK:
+            dest.dialled = f.get("DialString", "").partition("@")[0]
         if dest.kind is ChannelKind.EXTENSION and f.get("DestChannelState") == str(AST_STATE_RINGING):
             self._ring(dest, f)
 
@@ -260,6 +262,7 @@ class ChannelTracker:
         channel.ringing = True
         if call.started:
             call.ever_rang = True
+            call.last_rang = channel.endpoint
             self._emit(ev.CallRinging(CallId(call.call_id), self._at(f), (channel.endpoint,)))
 
     def _stop_ringing(self, channel: Channel, f: Fields) -> None:
@@ -277,6 +280,10 @@ class ChannelTracker:
             by = source.endpoint  # outbound: the customer picked up; our agent is the one talking
         elif dest.kind is ChannelKind.TRUNK and call.origin.kind is ChannelKind.EXTENSION:
             by = call.origin.endpoint
+        elif dest.kind is ChannelKind.TRUNK:
+            # An inbound call sent back out through a trunk: forwarded to a mobile. It was answered,
+            # on behalf of the extension that rang last (or, forwarded unconditionally, by the number).
+            by = call.last_rang or dest.dialled or dest.caller_num
         else:
             return  # a Local half answering: the real party answers on the ;2 side
         call.answered = True

@@ -245,3 +245,128 @@ class TestResync:
         run.tracker.resync_end()
 
         assert before == len(run.events)
+
+
+def ami_event(name, uid, channel, linkedid, **more):
+    return {"Event": name, "Channel": channel, "Uniqueid": uid, "Linkedid": linkedid, **more}
+
+
+def dial(name, source, dest, status=None, **more):
+    fields = {
+        "Event": name,
+        "Uniqueid": source[0],
+        "Channel": source[1],
+        "DestUniqueid": dest[0],
+        "DestChannel": dest[1],
+        **more,
+    }
+    if status:
+        fields["DialStatus"] = status
+    return fields
+
+
+class TestScenariosBeyondTheTraces:
+    """Event sequences shaped like Asterisk's, for calls the shared traces do not cover."""
+
+    TRUNK = ("1.1", "PJSIP/trunk-00000001")
+    PHONE_101 = ("1.2", "PJSIP/101-00000002")
+    PHONE_102 = ("1.3", "PJSIP/102-00000003")
+    MOBILE = ("1.4", "PJSIP/trunk-00000004")
+
+    def inbound(self, run):
+        run.tracker.feed(
+            ami_event(
+                "Newchannel",
+                *self.TRUNK,
+                "1.1",
+                ChannelState="4",
+                CallerIDNum="+79161234567",
+                Exten="+74951234567",
+            )
+        )
+
+    def leg(self, run, leg, linkedid="1.1"):
+        run.tracker.feed(ami_event("Newchannel", *leg, linkedid, ChannelState="0", Exten="s"))
+
+    def test_ring_group_answered_by_one_is_not_missed(self):
+        """
+        Dial(PJSIP/101&PJSIP/102): both ring, 102 answers, 101 gets CANCEL; answered by 102.
+        """
+        run = Replay()
+        self.inbound(run)
+        for phone in (self.PHONE_101, self.PHONE_102):
+            self.leg(run, phone)
+            run.tracker.feed(dial("DialBegin", self.TRUNK, phone, DestChannelState="5"))
+        run.tracker.feed(dial("DialEnd", self.TRUNK, self.PHONE_102, "ANSWER"))
+        run.tracker.feed(dial("DialEnd", self.TRUNK, self.PHONE_101, "CANCEL"))
+        for leg in (self.PHONE_101, self.PHONE_102, self.TRUNK):
+            run.tracker.feed(ami_event("Hangup", *leg, "1.1", Cause="16"))
+
+        [call] = run.ended
+        assert ("102", Disposition.ANSWERED) == (call.answered_by, call.disposition)
+        assert ("101", "102") == call.extensions
+
+    def test_forwarded_to_a_mobile_and_answered_there(self):
+        """
+        101 does not answer; the dialplan forwards to 101's mobile through the trunk, which answers.
+        """
+        run = Replay()
+        self.inbound(run)
+        self.leg(run, self.PHONE_101)
+        run.tracker.feed(dial("DialBegin", self.TRUNK, self.PHONE_101, DestChannelState="5"))
+        run.tracker.feed(dial("DialEnd", self.TRUNK, self.PHONE_101, "NOANSWER"))
+        run.tracker.feed(ami_event("Hangup", *self.PHONE_101, "1.1", Cause="19"))
+        self.leg(run, self.MOBILE)
+        run.tracker.feed(dial("DialBegin", self.TRUNK, self.MOBILE, DialString="+79161112233@trunk"))
+        run.tracker.feed(dial("DialEnd", self.TRUNK, self.MOBILE, "ANSWER"))
+        for leg in (self.MOBILE, self.TRUNK):
+            run.tracker.feed(ami_event("Hangup", *leg, "1.1", Cause="16"))
+
+        [call] = run.ended
+        assert Disposition.ANSWERED == call.disposition
+        assert "101" == call.answered_by
+
+    def test_caller_hangs_up_in_the_ivr(self):
+        """
+        An inbound call that never reached a phone is still a call: missed.
+        """
+        run = Replay()
+        self.inbound(run)
+        run.tracker.feed(ami_event("Hangup", *self.TRUNK, "1.1", Cause="16"))
+
+        [call] = run.ended
+        assert (Disposition.MISSED, ()) == (call.disposition, call.extensions)
+
+    def test_outbound_to_an_unreachable_number_failed(self):
+        """
+        The trunk says CHANUNAVAIL: failed, not missed and not abandoned.
+        """
+        run = Replay()
+        run.tracker.feed(
+            ami_event("Newchannel", *self.PHONE_101, "1.2", ChannelState="4", Exten="89031234567")
+        )
+        self.leg(run, self.MOBILE, "1.2")
+        run.tracker.feed(dial("DialBegin", self.PHONE_101, self.MOBILE))
+        run.tracker.feed(dial("DialEnd", self.PHONE_101, self.MOBILE, "CHANUNAVAIL"))
+        run.tracker.feed(ami_event("Hangup", *self.MOBILE, "1.2", Cause="3"))
+        run.tracker.feed(ami_event("Hangup", *self.PHONE_101, "1.2", Cause="3"))
+
+        [call] = run.ended
+        assert (Disposition.FAILED, "+79031234567") == (call.disposition, call.external_number)
+
+    def test_agent_gives_up_on_an_outbound_call(self):
+        """
+        The agent hangs up while the customer's phone rings: abandoned.
+        """
+        run = Replay()
+        run.tracker.feed(
+            ami_event("Newchannel", *self.PHONE_101, "1.2", ChannelState="4", Exten="+74957654321")
+        )
+        self.leg(run, self.MOBILE, "1.2")
+        run.tracker.feed(dial("DialBegin", self.PHONE_101, self.MOBILE))
+        run.tracker.feed(dial("DialEnd", self.PHONE_101, self.MOBILE, "CANCEL"))
+        run.tracker.feed(ami_event("Hangup", *self.MOBILE, "1.2", Cause="16"))
+        run.tracker.feed(ami_event("Hangup", *self.PHONE_101, "1.2", Cause="16"))
+
+        [call] = run.ended
+        assert (Disposition.ABANDONED, None) == (call.disposition, call.answered_by)
