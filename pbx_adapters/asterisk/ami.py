@@ -85,8 +85,12 @@ class _Protocol(AMIProtocol):
         self._pending = messages.pop()
         for raw in messages:
             text = raw.decode("utf-8", "replace").strip("\r\n")
-            if text:
+            if not text:
+                continue
+            try:
                 self._route(parse_message(text))
+            except Exception:  # one message must never cost the rest of the read, or the link
+                log.exception("ami_message_failed", message_head=text[:80])
 
     def _route(self, fields: AmiEvent) -> None:
         action_id = fields.get("ActionID")
@@ -97,12 +101,12 @@ class _Protocol(AMIProtocol):
                     del self.collectors[action_id]
                 return
             action = self.responses.get(action_id)
-            if action is not None:
-                is_list_item = "Event" in fields and action.responses and action.multi
+            if action is not None and "Event" not in fields:
+                # Every action we send takes one response (lists go through collectors), so an
+                # event carrying its id, such as OriginateResponse, is a real event for the sink.
                 if action.add_message(Message(fields)):
                     self.responses.pop(action_id, None)
-                if is_list_item or "Event" not in fields:
-                    return
+                return
         if "Event" in fields:
             if fields["Event"] == "Shutdown":
                 log.warning("ami_asterisk_shutdown", restart=fields.get("Restart", ""))
@@ -110,7 +114,7 @@ class _Protocol(AMIProtocol):
 
     def close(self) -> None:
         # Fail what is pending instead of queueing it for a resend after reconnect.
-        for action in set(self.responses.values()):
+        for action in {id(action): action for action in self.responses.values()}.values():
             if not action.future.done():
                 action.future.set_exception(ConnectionResetError("AMI link closed"))
         self.responses.clear()
@@ -135,9 +139,21 @@ class _Manager(Manager):  # type: ignore[misc]
         self.stopped = False
 
     def connect(self, run_forever: bool = False, on_startup: Any = None, on_shutdown: Any = None) -> Any:
+        """Open the TCP link, with a timeout panoramisk lacks (a black-holed host hangs forever)."""
         if self.stopped:
             return None
-        return super().connect()
+        opening = asyncio.wait_for(
+            self.loop.create_connection(
+                self.config["protocol_factory"],
+                self.config["host"],
+                self.config["port"],
+                ssl=self.config["ssl"],
+            ),
+            self._connection.timeout,
+        )
+        task = self.loop.create_task(opening)
+        task.add_done_callback(self.connection_made)
+        return task
 
     def connection_made(self, f: asyncio.Future[Any]) -> None:
         if self.stopped:
@@ -150,13 +166,20 @@ class _Manager(Manager):  # type: ignore[misc]
             return
         super().connection_made(f)
         self.protocol.sink = self._connection.sink
+        # A manager that accepts the socket but never answers the Login must not hold us forever.
+        self.loop.call_later(self._connection.timeout, self._login_overdue, self.protocol)
+
+    def _login_overdue(self, protocol: _Protocol) -> None:
+        if protocol is self.protocol and not self.authenticated and not protocol.closed:
+            self._connection.login_refused(reason="no answer to Login")
+            protocol.transport.abort()
 
     def login(self, future: asyncio.Future[Any]) -> bool:
         if future.cancelled() or future.exception() is not None:
             return False  # the link dropped before Asterisk answered the Login: reconnect handles it
         if super().login(future):
             return True
-        self._connection.login_refused()
+        self._connection.login_refused(reason="authentication failed")
         if self.protocol is not None and not self.protocol.closed:
             self.protocol.transport.abort()  # retried after reconnect_delay, like an unreachable host
         return False
@@ -241,9 +264,11 @@ class AmiConnection:
             raise PbxUnavailable(
                 f"Asterisk is not connected (AMI {self._settings.host}:{self._settings.port})"
             )
+        _check_values(name, action)
         self._action_seq += 1
         fields = {**action, "ActionID": action.get("ActionID") or f"cti-{self._action_seq}"}
-        future = self._manager.send_action(fields)
+        # as_list=False: one response completes it (panoramisk would wait for OriginateResponse).
+        future = self._manager.send_action(fields, as_list=False)
         limit = self._settings.action_timeout if timeout is None else timeout
         try:
             response: Message = await asyncio.wait_for(future, limit)
@@ -253,19 +278,22 @@ class AmiConnection:
             raise PbxUnavailable(f"Asterisk did not answer {name} within {limit:g} s") from None
         except ConnectionResetError as exc:
             raise PbxUnavailable(f"the AMI link dropped while {name} was pending") from exc
-        if isinstance(response, list):
-            response = response[0]
-        if response.get("Response") == "Error":
+        if response.get("Response") in ("Error", "Fail", "Failure"):
             raise PbxActionFailed(name, response.get("Message", "no reason given"))
         return response
 
     def collect(
-        self, action: Mapping[str, str], on_item: Callable[[AmiEvent], None], on_done: Callable[[], None]
+        self,
+        action: Mapping[str, str],
+        on_item: Callable[[AmiEvent], None],
+        on_done: Callable[[], None],
+        on_refused: Callable[[str], None],
     ) -> None:
         """Send a list action; feed its items to *on_item* in stream order, then call *on_done*.
 
         Both run synchronously inside the reader, at the list's place in the event stream, so the
-        snapshot is applied exactly between the events that came before and after it.
+        snapshot is applied exactly between the events that came before and after it. If Asterisk
+        refuses the action, *on_refused* gets its message instead.
         """
         protocol = self._manager.protocol
         if protocol is None or protocol.closed:
@@ -276,9 +304,7 @@ class AmiConnection:
         def collector(fields: AmiEvent) -> bool:
             if "Event" not in fields:
                 if fields.get("Response") == "Error":
-                    log.warning(
-                        "ami_list_refused", action=action.get("Action"), message=fields.get("Message")
-                    )
+                    on_refused(fields.get("Message", "no reason given"))
                     return True
                 return False
             if fields.get("EventList") == _LIST_DONE:
@@ -302,10 +328,16 @@ class AmiConnection:
                 retry_every_s=self._settings.reconnect_delay,
             )
 
-    def login_refused(self) -> None:
+    @property
+    def timeout(self) -> float:
+        return self._settings.action_timeout
+
+    def login_refused(self, *, reason: str) -> None:
         if not self._unreachable_logged:
             self._unreachable_logged = True
-            log.error("ami_login_refused", host=self._settings.host, username=self._settings.username)
+            log.error(
+                "ami_login_refused", host=self._settings.host, username=self._settings.username, reason=reason
+            )
 
     def _logged_in(self, _manager: Manager) -> None:
         self._unreachable_logged = False
@@ -344,3 +376,10 @@ class AmiConnection:
                     protocol.transport.abort()
             except PbxActionFailed:
                 pass  # Asterisk answered: the link is alive
+
+
+def _check_values(action: str, fields: Mapping[str, str]) -> None:
+    """Refuse a line break in any value: on the AMI wire it would start another header or action."""
+    for key, value in fields.items():
+        if "\r" in value or "\n" in value:
+            raise PbxActionFailed(action, f"{key} contains a line break")

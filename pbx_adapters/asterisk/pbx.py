@@ -72,4 +72,15 @@ class AsteriskPbx:
 
     def _resync(self) -> None:
         self.tracker.resync_begin()
-        self.ami.collect({"Action": "CoreShowChannels"}, self.tracker.resync_channel, self.tracker.resync_end)
+        self.ami.collect(
+            {"Action": "CoreShowChannels"},
+            self.tracker.resync_channel,
+            self.tracker.resync_end,
+            self._resync_refused,
+        )
+
+    def _resync_refused(self, message: str) -> None:
+        # Without the snapshot, calls that ended while the link was down cannot be told apart from
+        # live ones; they stay open until their channels show up again. Say what to fix.
+        self.tracker.resync_cancel()
+        log.error("ami_resync_refused", message=message, hint="give the AMI user read=call,reporting or all")

@@ -101,6 +101,9 @@ class ChannelTracker:
         """A CoreShowChannels listing starts: collect it, apply it at :meth:`resync_end`."""
         self._snapshot = []
 
+    def resync_cancel(self) -> None:
+        self._snapshot = None
+
     def resync_channel(self, fields: Fields) -> None:
         if self._snapshot is not None:
             self._snapshot.append(fields)

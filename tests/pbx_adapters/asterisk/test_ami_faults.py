@@ -1,0 +1,210 @@
+"""The AMI link against a scripted peer: faults a real Asterisk shows, one at a time."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+from pydantic import SecretStr
+from structlog.testing import capture_logs
+
+from config.settings import AmiSettings
+from cti.errors import PbxActionFailed, PbxUnavailable
+from pbx_adapters.asterisk.ami import AmiConnection, parse_message
+
+Reply = Callable[[int, dict[str, str], asyncio.StreamWriter], Awaitable[None]]
+
+
+def wire(**fields: str) -> bytes:
+    return ("".join(f"{key}: {value}\r\n" for key, value in fields.items()) + "\r\n").encode()
+
+
+class ScriptedAmi:
+    """An AMI peer whose answer to each action is decided by the test (per connection number)."""
+
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+        self.connections = 0
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> ScriptedAmi:
+        self._server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._server.close()
+        await self._server.wait_closed()
+
+    @property
+    def port(self) -> int:
+        return self._server.sockets[0].getsockname()[1]
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        number = self.connections
+        writer.write(b"Asterisk Call Manager/11.0.0\r\n")
+        buffer = b""
+        try:
+            while data := await reader.read(4096):
+                buffer += data
+                while b"\r\n\r\n" in buffer:
+                    raw, buffer = buffer.split(b"\r\n\r\n", 1)
+                    await self.reply(number, parse_message(raw.decode()), writer)
+                    if writer.is_closing():
+                        return
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+
+async def answer(fields: dict[str, str], writer: asyncio.StreamWriter, **more: str) -> None:
+    writer.write(wire(Response="Success", ActionID=fields["ActionID"], **more))
+    await writer.drain()
+
+
+def settings(port: int) -> AmiSettings:
+    return AmiSettings(port=port, secret=SecretStr("s"), action_timeout=0.3, reconnect_delay=0.05)
+
+
+async def until(predicate, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+
+class TestFaults:
+    async def test_a_link_dropped_with_an_action_pending_fails_it_and_reconnects(self):
+        """
+        Asterisk closes the socket while a Getvar waits: the Getvar fails at once, the link comes back.
+        """
+
+        async def reply(connection, fields, writer):
+            if fields["Action"] == "Getvar" and connection == 1:
+                writer.close()
+                return
+            await answer(fields, writer)
+
+        async with ScriptedAmi(reply) as peer:
+            link = AmiConnection(settings(peer.port), lambda event: None)
+            await link.start()
+            await until(lambda: link.connected)
+
+            with pytest.raises(PbxUnavailable, match="dropped while Getvar was pending"):
+                await link.send({"Action": "Getvar", "Variable": "X"})
+            await until(lambda: peer.connections == 2 and link.connected)
+            await link.stop()
+
+    async def test_a_login_never_answered_is_given_up_and_retried(self):
+        """
+        A manager that accepts the socket but never answers Login is dropped and tried again.
+        """
+
+        async def reply(connection, fields, writer):
+            if fields["Action"] == "Login" and connection == 1:
+                return  # wedged: say nothing
+            await answer(fields, writer)
+
+        async with ScriptedAmi(reply) as peer:
+            link = AmiConnection(settings(peer.port), lambda event: None)
+            with capture_logs() as logs:
+                await link.start()
+                await until(lambda: link.connected)
+                await link.stop()
+
+        assert 2 == peer.connections
+        assert ["no answer to Login"] == [e["reason"] for e in logs if e["event"] == "ami_login_refused"]
+
+    async def test_originate_returns_when_queued_and_its_response_reaches_the_sink(self):
+        """
+        "Originate successfully queued" completes the action at once; OriginateResponse, which
+        carries the same ActionID, arrives later as an event.
+        """
+        events = []
+
+        async def reply(connection, fields, writer):
+            if fields["Action"] != "Originate":
+                await answer(fields, writer)
+                return
+            await answer(fields, writer, Message="Originate successfully queued")
+            await asyncio.sleep(0.5)  # the agent picks up after longer than the action timeout
+            writer.write(
+                wire(Event="OriginateResponse", ActionID=fields["ActionID"], Response="Success", Reason="4")
+            )
+
+        async with ScriptedAmi(reply) as peer:
+            link = AmiConnection(settings(peer.port), events.append)
+            await link.start()
+            await until(lambda: link.connected)
+
+            response = await link.send({"Action": "Originate", "Channel": "PJSIP/101", "Async": "true"})
+            await until(lambda: any(e.get("Event") == "OriginateResponse" for e in events))
+            await link.stop()
+
+        assert "Originate successfully queued" == response["Message"]
+
+    async def test_queued_without_async_does_not_break_the_reader(self):
+        """
+        Atxfer answers "...successfully queued" with no Async header; panoramisk raised KeyError there.
+        """
+        events = []
+
+        async def reply(connection, fields, writer):
+            message = "Atxfer successfully queued" if fields["Action"] == "Atxfer" else "ok"
+            await answer(fields, writer, Message=message)
+            if fields["Action"] == "Atxfer":
+                writer.write(wire(Event="Hold", Channel="PJSIP/101-1"))
+
+        async with ScriptedAmi(reply) as peer:
+            link = AmiConnection(settings(peer.port), events.append)
+            await link.start()
+            await until(lambda: link.connected)
+
+            response = await link.send({"Action": "Atxfer", "Channel": "PJSIP/101-1", "Exten": "102"})
+            await until(lambda: events)
+            await link.stop()
+
+        assert "Atxfer successfully queued" == response["Message"]
+        assert "Hold" == events[0]["Event"]
+
+    async def test_an_error_response_is_a_refusal_with_its_reason(self):
+        """
+        Response: Error becomes PbxActionFailed naming the action and Asterisk's message.
+        """
+
+        async def reply(connection, fields, writer):
+            if fields["Action"] == "Hangup":
+                writer.write(wire(Response="Error", ActionID=fields["ActionID"], Message="No such channel"))
+                return
+            await answer(fields, writer)
+
+        async with ScriptedAmi(reply) as peer:
+            link = AmiConnection(settings(peer.port), lambda event: None)
+            await link.start()
+            await until(lambda: link.connected)
+
+            with pytest.raises(PbxActionFailed, match="Hangup: No such channel"):
+                await link.send({"Action": "Hangup", "Channel": "PJSIP/101-1"})
+            await link.stop()
+
+    async def test_a_line_break_in_a_value_is_refused_before_sending(self):
+        """
+        A number carrying CR/LF would inject a second AMI action; it is refused.
+        """
+        seen = []
+
+        async def reply(connection, fields, writer):
+            seen.append(fields["Action"])
+            await answer(fields, writer)
+
+        async with ScriptedAmi(reply) as peer:
+            link = AmiConnection(settings(peer.port), lambda event: None)
+            await link.start()
+            await until(lambda: link.connected)
+
+            with pytest.raises(PbxActionFailed, match="Exten contains a line break"):
+                await link.send({"Action": "Originate", "Exten": "123\r\nAction: Hangup"})
+            await link.stop()
+
+        assert "Hangup" not in seen
