@@ -1,9 +1,9 @@
 """The call -> CRM rules (DESIGN §4): log every finished call once, bound to the right card.
 
 An unknown outside number becomes a Lead (with its phone); a known one binds the call to its
-Contact (and company and open lead), Company or open Lead. A missed inbound call also gets a
-"Call back" task. Everything is idempotent on (pbx id, call id): a replay answers what the first
-pass decided and only adds recordings that were not attached yet.
+Contact (and company and open lead), Company or open Lead. An inbound call that reached nobody
+(missed, busy or failed) also gets a "Call back" task. Everything is idempotent on (pbx id,
+call id): a replay answers what the first pass decided and only adds recordings not attached yet.
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ log = structlog.get_logger(__name__)
 
 CALL_BACK_WITHIN = timedelta(hours=1)
 "The call-back task of a missed call is due this long after the call ended."
+_CALL_BACK = frozenset({Disposition.MISSED, Disposition.BUSY, Disposition.FAILED})
+"Inbound calls that reached nobody: the customer waits for a call back, whatever the reason."
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +143,7 @@ async def _record_new(session: AsyncSession, call: Call, *, pbx_id: str, setting
     )
     session.add(row)
     await session.flush()  # a concurrent writer of the same call fails here (unique pbx_id, call_id)
-    if e164 is not None and call.direction is Direction.INBOUND and call.disposition is Disposition.MISSED:
+    if e164 is not None and call.direction is Direction.INBOUND and call.disposition in _CALL_BACK:
         await _create_call_back(session, call, row, binding, e164, binding.responsible_id or default_id)
     return CrmOutcome(entity=binding.entity, id=binding.entity_id, created=created)
 

@@ -194,11 +194,17 @@ class ChannelTracker:
     def _disposition(call: CallTrack) -> Disposition:
         if call.answered:
             return Disposition.ANSWERED
+        if call.direction == Direction.OUTBOUND:
+            if call.busy:
+                return Disposition.BUSY
+            return Disposition.FAILED if call.failed and not call.ever_rang else Disposition.ABANDONED
+        # Our side: a phone that rang and was not answered makes the call missed, even if another
+        # phone of the group was busy or offline; busy or failed only when nothing rang at all.
+        if call.ever_rang:
+            return Disposition.MISSED
         if call.busy:
             return Disposition.BUSY
-        if call.direction == Direction.OUTBOUND:
-            return Disposition.FAILED if call.failed and not call.ever_rang else Disposition.ABANDONED
-        if call.failed and not call.ever_rang:
+        if call.failed:
             return Disposition.FAILED
         return Disposition.MISSED
 

@@ -93,6 +93,17 @@ class TestUnknownNumber:
         assert (row.id, lead.id, False) == (task.call_pk, task.lead_id, task.done)
         assert task.due_at > call.ended_at
 
+    @pytest.mark.parametrize("disposition", [Disposition.BUSY, Disposition.FAILED])
+    async def test_an_inbound_call_that_reached_nobody_gets_a_call_back(self, seeded, settings, disposition):
+        """
+        Everyone busy, or every phone offline: the customer still waits for a call back.
+        """
+        call = make_call(disposition=disposition, extensions=("101",))
+
+        await record_call(seeded, call, pbx_id="main", settings=settings)
+
+        assert 1 == await count(seeded, Task)
+
 
 class TestKnownNumber:
     async def test_contact_match_binds_contact_and_company_and_creates_nothing(self, seeded, settings):

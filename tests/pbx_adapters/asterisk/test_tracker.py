@@ -370,3 +370,36 @@ class TestScenariosBeyondTheTraces:
 
         [call] = run.ended
         assert (Disposition.ABANDONED, None) == (call.disposition, call.answered_by)
+
+    def test_ring_group_with_a_busy_phone_nobody_answering_is_missed(self):
+        """
+        101 rejects with 486, 102 rings, the caller gives up: missed (a phone rang), not busy.
+        """
+        run = Replay()
+        self.inbound(run)
+        for phone in (self.PHONE_101, self.PHONE_102):
+            self.leg(run, phone)
+        run.tracker.feed(dial("DialBegin", self.TRUNK, self.PHONE_101))
+        run.tracker.feed(dial("DialEnd", self.TRUNK, self.PHONE_101, "BUSY"))
+        run.tracker.feed(dial("DialBegin", self.TRUNK, self.PHONE_102, DestChannelState="5"))
+        run.tracker.feed(dial("DialEnd", self.TRUNK, self.PHONE_102, "CANCEL"))
+        for leg in (self.PHONE_101, self.PHONE_102, self.TRUNK):
+            run.tracker.feed(ami_event("Hangup", *leg, "1.1", Cause="16"))
+
+        [call] = run.ended
+        assert Disposition.MISSED == call.disposition
+
+    def test_every_phone_busy_is_busy(self):
+        """
+        The only phone answers 486: busy.
+        """
+        run = Replay()
+        self.inbound(run)
+        self.leg(run, self.PHONE_101)
+        run.tracker.feed(dial("DialBegin", self.TRUNK, self.PHONE_101))
+        run.tracker.feed(dial("DialEnd", self.TRUNK, self.PHONE_101, "BUSY"))
+        for leg in (self.PHONE_101, self.TRUNK):
+            run.tracker.feed(ami_event("Hangup", *leg, "1.1", Cause="17"))
+
+        [call] = run.ended
+        assert Disposition.BUSY == call.disposition
