@@ -123,6 +123,16 @@ class ChannelTracker:
                 adopted.add(channel.call_id)
             channel.state = int(item.get("ChannelState") or 0)
             channel.bridge = item.get("BridgeId") or None
+        for uniqueid, item in live.items():
+            # Asterisk moved the channel to another call while we were away (a pickup): follow it.
+            linkedid = item.get("Linkedid")
+            channel = self._channels[uniqueid]
+            if linkedid and linkedid != channel.call_id:
+                target = self._calls.get(linkedid)
+                if target is None:
+                    target = self._calls[linkedid] = CallTrack(linkedid, now, origin=channel)
+                    adopted.add(linkedid)
+                self._rehome(channel, target)
         for call in list(self._calls.values()):
             self._reconcile(call, now, adopted=call.call_id in adopted, snapshot=live)
         log.info("ami_resynced", channels=len(live), calls=self.live_calls, adopted_calls=len(adopted))
@@ -481,7 +491,9 @@ class ChannelTracker:
         if direction is Direction.INBOUND:
             caller = Party(origin.caller_num, _name(origin.caller_name))
             external: str | None = self._external(origin.caller_num)
-            did: str | None = self._external(origin.first_exten)
+            # After a transfer a re-sync sees the trunk channel's current Exten (an extension), not
+            # the DID it came in on: only a phone number is taken as the DID.
+            did = to_e164(origin.first_exten, self._region)
             dialled = origin.first_exten
         else:
             caller = Party(
@@ -524,19 +536,15 @@ class ChannelTracker:
         channels = [self._channels[uid] for uid in call.channels if uid in self._channels]
         stamp = {"Timestamp": str(now.timestamp())}
         if adopted and not call.started:
-            trunks = [c for c in channels if c.kind is ChannelKind.TRUNK]
-            origin = call.origin
-            if origin.kind is ChannelKind.TRUNK:
-                direction = Direction.INBOUND
-            elif trunks:
-                direction = Direction.OUTBOUND
-            elif len(channels) > 1:
-                direction = Direction.INTERNAL
-            else:
+            direction = self._adopted_direction(call, channels)
+            if direction is None:
                 return  # one phone in the dialplan alone (a feature code, voicemail): not a call yet
-            dialled = origin.first_exten
-            if direction is Direction.OUTBOUND and dialled in ("", "s"):
-                dialled = trunks[0].caller_num
+            dialled = call.origin.first_exten
+            if direction is Direction.OUTBOUND and (
+                dialled in ("", "s") or call.origin.kind is ChannelKind.TRUNK
+            ):
+                # The number as dialled is the dialled trunk leg's Exten (its CallerID is our own DID).
+                dialled = next(c.first_exten for c in channels if c.kind is ChannelKind.TRUNK)
             self._start(call, direction, stamp, dialled=dialled, resynced=True)
             log.info("ami_call_adopted", call_id=call.call_id, direction=direction.value)
         if not call.started:
@@ -554,6 +562,21 @@ class ChannelTracker:
                 )
                 if party is not None:
                     self._answer(call, party, call.origin, stamp)
+
+    def _adopted_direction(self, call: CallTrack, channels: list[Channel]) -> Direction | None:
+        """Read an unknown call's direction off its live channels; make its caller the origin."""
+        origin = self._channels.get(call.call_id)  # the channel that began it, if still up
+        trunks = [c for c in channels if c.kind is ChannelKind.TRUNK]
+        phones = [c for c in channels if c.is_extension]
+        if origin is not None and origin.kind is ChannelKind.TRUNK:
+            call.origin = origin
+            return Direction.INBOUND
+        # The phone that began it may have left (it transferred the call): a trunk leg that did
+        # not begin the call was dialled, so the call went out.
+        call.origin = origin or (phones[0] if phones else channels[0])
+        if trunks:
+            return Direction.OUTBOUND
+        return Direction.INTERNAL if len(channels) > 1 else None
 
     def _at(self, f: Fields) -> datetime:
         stamp = f.get("Timestamp")

@@ -403,3 +403,83 @@ class TestScenariosBeyondTheTraces:
 
         [call] = run.ended
         assert Disposition.BUSY == call.disposition
+
+
+def show(uid, channel, linkedid, state="6", bridge="", exten="", caller=""):
+    return {
+        "Event": "CoreShowChannel",
+        "Uniqueid": uid,
+        "Channel": channel,
+        "Linkedid": linkedid,
+        "ChannelState": state,
+        "BridgeId": bridge,
+        "Exten": exten,
+        "CallerIDNum": caller,
+        "Duration": "00:01:00",
+    }
+
+
+def resync(run, *items):
+    run.tracker.resync_begin()
+    for item in items:
+        run.tracker.resync_channel(item)
+    run.tracker.resync_end()
+
+
+class TestResyncBeyondTheTraces:
+    def test_a_pickup_made_while_disconnected(self, traces):
+        """
+        102 rang and 103 had dialled *11 when the link dropped; the snapshot shows 103 bridged into
+        the caller's call: the call is answered by 103, and 103's own dial was never a call.
+        """
+        run = Replay()
+        run.feed_file(traces / "04_pickup_star11.jsonl", limit=55)  # 102 ringing, 103 dialled *11
+        assert ("102",) == run.registry.get("1795751308.9").ringing
+
+        resync(
+            run,
+            show("1795751308.9", "PJSIP/trunk-00000006", "1795751308.9", bridge="b1", exten="+74951234568"),
+            show("1795751311.11", "PJSIP/103-00000008", "1795751308.9", bridge="b1", exten="*11"),
+        )
+        call = run.registry.get("1795751308.9")
+
+        assert "103" == call.answered_by
+        assert () == call.ringing
+        assert 1 == len(run.registry)
+
+    def test_an_outbound_call_whose_dialling_phone_has_left(self):
+        """
+        Adopted after 101 transferred its outbound call to 102: outbound, to the number dialled,
+        with 102 talking; not an inbound call from our own DID.
+        """
+        run = Replay()
+
+        resync(
+            run,
+            show(
+                "9.2", "PJSIP/trunk-00000002", "9.1", bridge="b", exten="+74957654321", caller="+74951234567"
+            ),
+            show("9.5", "PJSIP/102-00000005", "9.1", bridge="b", exten=""),
+        )
+        [call] = list(run.registry)
+
+        assert Direction.OUTBOUND == call.direction
+        assert "+74957654321" == call.external_number
+        assert "102" == call.answered_by
+        assert call.resynced
+
+    def test_an_inbound_call_after_a_transfer_has_no_false_did(self):
+        """
+        The trunk channel's Exten is now "103" (a blind transfer ran the dialplan for it): not a DID.
+        """
+        run = Replay()
+
+        resync(
+            run,
+            show("7.1", "PJSIP/trunk-00000001", "7.1", bridge="b", exten="103", caller="+79161234567"),
+            show("7.4", "PJSIP/103-00000004", "7.1", bridge="b"),
+        )
+        [call] = list(run.registry)
+
+        assert (Direction.INBOUND, "+79161234567", None) == (call.direction, call.external_number, call.did)
+        assert "103" == call.answered_by
