@@ -167,7 +167,14 @@ class CallRegistry:
         extensions = call.extensions
         if event.party.extension:
             extensions = _add(extensions, event.party.extension)
-        return dataclasses.replace(call, conference=event.room, extensions=extensions)
+        # The room itself answers: the call is in conversation from here, answered by nobody of ours.
+        return dataclasses.replace(
+            call,
+            conference=event.room,
+            extensions=extensions,
+            state=CallState.TALKING,
+            answered_at=call.answered_at or event.at,
+        )
 
     @staticmethod
     def _recording(call: Call, event: ev.RecordingStarted | ev.RecordingStopped) -> Call:

@@ -68,6 +68,8 @@ class ChannelTracker:
             "MixMonitorStart": self._on_mixmonitor_start,
             "MixMonitorStop": self._on_mixmonitor_stop,
             "Cdr": self._on_cdr,
+            "ConfbridgeJoin": self._on_confbridge_join,
+            "ConfbridgeLeave": self._on_confbridge_leave,
             "ChanSpyStart": self._on_chanspy_start,
             "ChanSpyStop": self._on_chanspy_stop,
             "Hangup": self._on_hangup,
@@ -412,6 +414,41 @@ class ChannelTracker:
         channel.recording_announced = True
         call.recordings.add(channel.recording_file)
         self._emit(ev.RecordingStarted(CallId(call.call_id), self._at(f), channel.recording_file))
+
+    # -- conference rooms -----------------------------------------------------------------------
+
+    def _on_confbridge_join(self, f: Fields) -> None:
+        channel = self._channel(f)
+        if channel is None:
+            return
+        call = self._calls.get(channel.call_id)
+        if call is None:
+            return
+        if not call.started and channel is call.origin and channel.is_extension:
+            self._start(call, Direction.INTERNAL, f, dialled=channel.first_exten)  # a phone dialled the room
+        if call.started:
+            call.answered = True  # the room answered: whoever called it was not missed
+            self._emit(
+                ev.ConferenceJoined(
+                    CallId(call.call_id), self._at(f), f.get("Conference", ""), self._party(channel)
+                )
+            )
+
+    def _on_confbridge_leave(self, f: Fields) -> None:
+        channel = self._channel(f)
+        call = self._calls.get(channel.call_id) if channel is not None else None
+        if channel is not None and call is not None and call.started:
+            self._emit(
+                ev.ConferenceLeft(
+                    CallId(call.call_id), self._at(f), f.get("Conference", ""), self._party(channel)
+                )
+            )
+
+    @staticmethod
+    def _party(channel: Channel) -> Party:
+        if channel.is_extension:
+            return Party(channel.endpoint, _name(channel.caller_name), channel.endpoint)
+        return Party(channel.caller_num, _name(channel.caller_name))
 
     # -- supervisors and devices -------------------------------------------------------------------
 

@@ -149,6 +149,27 @@ class TestCallsAcrossPhones:
         assert "104" not in call.extensions
 
 
+class TestConference:
+    def test_every_party_of_room_800_is_an_answered_call_in_the_room(self, traces):
+        """
+        The outside caller and 101 and 102 join room 800: three calls (ConfBridge keeps each one's
+        Linkedid), all answered by the room, none missed.
+        """
+        run = replay(traces / "08_conference.jsonl")
+
+        calls = {call.call_id: call for call in run.ended}
+        assert {"800"} == {call.conference for call in calls.values()}
+        assert {Disposition.ANSWERED} == {call.disposition for call in calls.values()}
+        outside = calls["1795751425.63"]
+        assert (Direction.INBOUND, "+79161234567", "+74951234580") == (
+            outside.direction,
+            outside.external_number,
+            outside.did,
+        )
+        assert outside.answered_at is not None
+        assert ("101",) == calls["1795751426.67"].extensions
+
+
 class TestRobustness:
     def test_unknown_and_malformed_events_are_ignored(self):
         """
