@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import structlog
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config.settings import CrmSettings
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
 __all__ = ["CallLogWriter"]
 
 log = structlog.get_logger(__name__)
+
+RETRY_PAUSES = (0.5, 2.0, 8.0)
+"Seconds between tries when the database is unreachable or locked (then the call is logged as lost)."
 
 
 class CallLogWriter:
@@ -58,6 +62,28 @@ class CallLogWriter:
                 await writing
                 raise
 
+    async def _record(self, call: Call) -> CrmOutcome | None:
+        """Write one call; a database that is down or locked gets a few more tries, then a loud log."""
+        failure: Exception | None = None
+        for attempt, pause in enumerate((*RETRY_PAUSES, None), start=1):
+            try:
+                async with self._sessionmaker() as session:
+                    outcome = await record_call(session, call, pbx_id=self._pbx_id, settings=self._settings)
+                    await session.commit()
+                return outcome
+            except (OperationalError, InterfaceError) as exc:  # connection lost, database locked
+                failure = exc
+                if pause is None:
+                    break
+                log.warning("call_log_retry", call_id=call.call_id, attempt=attempt, error=str(exc.orig))
+                await asyncio.sleep(pause)
+            except Exception as exc:
+                failure = exc
+                break
+        self.failed += 1
+        log.error("call_log_failed", pbx_id=self._pbx_id, call_id=call.call_id, exc_info=failure)
+        return None
+
     async def drain(self, subscription: Subscription) -> int:
         """Handle every notice queued right now, then return how many calls were recorded."""
         before = self.logged
@@ -73,13 +99,8 @@ class CallLogWriter:
         call = notice.call
         if not isinstance(notice.event, CallEnded) or call is None:
             return None
-        try:
-            async with self._sessionmaker() as session:
-                outcome = await record_call(session, call, pbx_id=self._pbx_id, settings=self._settings)
-                await session.commit()
-        except Exception:
-            self.failed += 1
-            log.exception("call_log_failed", pbx_id=self._pbx_id, call_id=call.call_id)
+        outcome = await self._record(call)
+        if outcome is None:
             return None
         self.logged += 1
         log.info(

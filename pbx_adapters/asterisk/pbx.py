@@ -7,7 +7,7 @@ from collections.abc import Callable
 import structlog
 
 from config.settings import Settings
-from cti.errors import NoSuchCall
+from cti.errors import NoSuchCall, PbxActionFailed
 from cti.events import CtiEvent
 from cti.model import CallId
 
@@ -60,12 +60,22 @@ class AsteriskPbx:
         await self.ami.send(action)
 
     async def hangup(self, call_id: CallId) -> None:
-        """Hang up every channel of the call (normal clearing)."""
+        """Hang up every channel of the call (normal clearing).
+
+        Hanging up one leg usually tears down the others before their turn: those answer "No such
+        channel", which is the outcome we asked for.
+        """
         names = self.tracker.channel_names(call_id)
         if not names:
             raise NoSuchCall(call_id)
+        refused: list[PbxActionFailed] = []
         for name in names:
-            await self.ami.send({"Action": "Hangup", "Channel": name, "Cause": "16"})
+            try:
+                await self.ami.send({"Action": "Hangup", "Channel": name, "Cause": "16"})
+            except PbxActionFailed as exc:
+                refused.append(exc)
+        if len(refused) == len(names):
+            raise refused[0]
 
     def _on_event(self, fields: AmiEvent) -> None:
         self.tracker.feed(fields)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from structlog.testing import capture_logs
 
 from crm_core.models import CallActivity
@@ -73,6 +74,28 @@ class TestDrain:
         assert ["good"] == list(await session.scalars(select(CallActivity.call_id)))
         failure = next(e for e in logs if e["event"] == "call_log_failed")
         assert ("bad", "error") == (failure["call_id"], failure["log_level"])
+
+    async def test_a_database_briefly_down_is_retried(self, sessionmaker, session, settings, monkeypatch):
+        """
+        The first two sessions fail to connect (OperationalError); the third try records the call.
+        """
+        monkeypatch.setattr("crm_core.writer.RETRY_PAUSES", (0.0, 0.0, 0.0))
+        failures = iter([True, True])
+
+        def flaky():
+            if next(failures, False):
+                raise OperationalError("connect", {}, ConnectionRefusedError("database is down"))
+            return sessionmaker()
+
+        writer = CallLogWriter(flaky, pbx_id="main", settings=settings)
+        subscription = Subscription("crm", 10)
+        subscription.offer(ended(make_call("c1")))
+
+        with capture_logs() as logs:
+            logged = await writer.drain(subscription)
+
+        assert (1, 0) == (logged, writer.failed)
+        assert 2 == [entry["event"] for entry in logs].count("call_log_retry")
 
 
 class TestRun:

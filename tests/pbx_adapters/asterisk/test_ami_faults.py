@@ -208,3 +208,44 @@ class TestFaults:
             await link.stop()
 
         assert "Hangup" not in seen
+
+
+class TestHangup:
+    async def test_hangup_ends_the_call_even_when_later_legs_are_already_gone(self, traces):
+        """
+        The first Hangup tears the bridge down; the second leg answers "No such channel": success.
+        """
+        import json
+
+        from config.settings import Settings
+        from cti.errors import NoSuchCall
+        from pbx_adapters.asterisk.pbx import AsteriskPbx
+
+        hung_up = []
+
+        async def reply(connection, fields, writer):
+            if fields["Action"] == "Hangup":
+                if hung_up:
+                    writer.write(
+                        wire(Response="Error", ActionID=fields["ActionID"], Message="No such channel")
+                    )
+                    return
+                hung_up.append(fields["Channel"])
+            await answer(fields, writer)
+
+        async with ScriptedAmi(reply) as peer:
+            pbx = AsteriskPbx(Settings(ami=settings(peer.port)), lambda event: None)
+            lines = (traces / "02_inbound_answered.jsonl").read_text().splitlines()
+            for line in lines[:62]:
+                record = json.loads(line)
+                if record["dir"] == "event":
+                    pbx.tracker.feed(record["fields"])
+            await pbx.start()
+            await until(lambda: pbx.connected)
+
+            await pbx.hangup("1795751289.3")
+            with pytest.raises(NoSuchCall):
+                await pbx.hangup("no-such-call")
+            await pbx.stop()
+
+        assert 1 == len(hung_up)
