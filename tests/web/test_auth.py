@@ -13,7 +13,7 @@ from web import keys
 from web.app import create_app
 from web.auth import SESSION_COOKIE, safe_next
 
-from .conftest import cookie_header, fake_pbx_factory, login
+from .conftest import PASSWORD, cookie_header, fake_pbx_factory, login
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -174,6 +174,35 @@ class TestSessions:
 
 
 class TestCsrf:
+    async def test_a_login_posted_from_another_site_is_refused(self, client):
+        """
+        Login CSRF: a foreign page posting the attacker's credentials gets 403 and no cookie.
+        """
+        resp = await client.post(
+            "/login",
+            data={"login": "ivanov", "password": PASSWORD},
+            headers={"Origin": "https://evil.example"},
+            allow_redirects=False,
+        )
+
+        assert 403 == resp.status
+        assert "cti_session" not in resp.cookies
+
+    async def test_a_login_from_our_own_page_is_accepted(self, client):
+        """
+        The browser's Origin for our own form is our host: the login goes through.
+        """
+        origin = f"http://{client.server.host}:{client.server.port}"
+
+        resp = await client.post(
+            "/login",
+            data={"login": "ivanov", "password": PASSWORD},
+            headers={"Origin": origin},
+            allow_redirects=False,
+        )
+
+        assert 303 == resp.status
+
     async def test_logout_without_token_is_403(self, client):
         await login(client, "ivanov")
 

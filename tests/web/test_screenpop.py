@@ -196,6 +196,24 @@ class TestSocket:
 
         assert (message.type, message.data) == (WSMsgType.CLOSE, 1008)
 
+    async def test_socket_closes_when_the_user_is_deactivated(self, client, app, template, monkeypatch):
+        """
+        A deactivated agent stops receiving callers' numbers at once, though the cookie is still valid.
+        """
+        from sqlalchemy import update
+
+        from crm_core.models import User
+
+        monkeypatch.setattr("web.ws.USER_RECHECK", 0.05)
+        ws = await connect(client, app, template.users["ivanov"])
+        async with app[keys.DB]() as db:
+            await db.execute(update(User).where(User.login == "ivanov").values(is_active=False))
+            await db.commit()
+
+        message = await asyncio.wait_for(ws.receive(), TIMEOUT)
+
+        assert (message.type, message.data) == (WSMsgType.CLOSE, 1008)
+
     async def test_shutdown_closes_sockets_going_away(self, client, app, template):
         ws = await connect(client, app, template.users["ivanov"])
 
