@@ -318,8 +318,8 @@ class ChannelTracker:
         target = self._channels.get(f.get("TargetUniqueid", ""))
         if picker is None or target is None:
             return
-        call = self._calls.get(target.call_id)
-        if call is None or not call.started:
+        call = self._started_call(target)
+        if call is None:
             return
         if picker.call_id != call.call_id:
             self._rehome(picker, call)
@@ -343,8 +343,8 @@ class ChannelTracker:
         transferee = self._channels.get(f.get("TransfereeUniqueid", ""))
         if transferer is None or transferee is None:
             return
-        call = self._calls.get(transferee.call_id)
-        if call is None or not call.started:
+        call = self._started_call(transferee)
+        if call is None:
             return
         call.talking.discard(transferer.endpoint)
         self._emit(
@@ -468,8 +468,8 @@ class ChannelTracker:
         spyee = self._channels.get(f.get("SpyeeUniqueid", ""))
         if spyer is None or spyee is None:
             return None
-        call = self._calls.get(spyee.call_id)
-        return (spyer.endpoint, call) if call is not None and call.started else None
+        call = self._started_call(spyee)
+        return None if call is None else (spyer.endpoint, call)
 
     def _on_contact_status(self, f: Fields) -> None:
         aor = f.get("AOR", "")
@@ -492,6 +492,11 @@ class ChannelTracker:
         if linkedid and linkedid != channel.call_id and linkedid in self._calls:
             self._rehome(channel, self._calls[linkedid])
         return channel
+
+    def _started_call(self, channel: Channel) -> CallTrack | None:
+        """The call *channel* belongs to, if it is one we publish (started)."""
+        call = self._calls.get(channel.call_id)
+        return call if call is not None and call.started else None
 
     def _rehome(self, channel: Channel, call: CallTrack) -> None:
         """Move *channel* into *call* (pickup); a call left with no channel was never a call."""

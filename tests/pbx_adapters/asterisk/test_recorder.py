@@ -5,44 +5,17 @@ from __future__ import annotations
 import asyncio
 import itertools
 import socket
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from pbx_adapters.asterisk.recorder import RecorderError, record
-from pbx_adapters.asterisk.trace import TraceLine, read_trace
+from pbx_adapters.asterisk.trace import read_trace
 from pbx_adapters.asterisk.trace_server import AmiTraceServer
 
-IVAN = "Иван Петров"
+from .conftest import IVAN, with_cyrillic
+
 TRACES = Path(__file__).resolve().parents[2] / "fixtures" / "ami-traces"
-
-
-def with_cyrillic(lines: list[TraceLine]) -> list[TraceLine]:
-    """The trace with the external caller's unknown name replaced by a Cyrillic one."""
-    out = []
-    for line in lines:
-        fields = dict(line.fields)
-        for key in ("CallerIDName", "ConnectedLineName", "DestCallerIDName"):
-            if fields.get(key) == "<unknown>":
-                fields[key] = IVAN
-        out.append(replace(line, fields=fields))
-    return out
-
-
-@pytest.fixture(name="serve")
-async def _serve():
-    servers: list[AmiTraceServer] = []
-
-    async def serve(lines, **options) -> AmiTraceServer:
-        server = AmiTraceServer(lines, **options)
-        await server.start()
-        servers.append(server)
-        return server
-
-    yield serve
-    for server in servers:
-        await server.stop()
 
 
 async def record_until_finished(server: AmiTraceServer, out, **options) -> int:

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -22,9 +21,10 @@ from pbx_adapters.asterisk.trace import (
 )
 from pbx_adapters.asterisk.trace_server import AmiTraceServer
 
+from .conftest import IVAN, with_cyrillic
+
 TIMEOUT = 5.0
 TRACES = Path(__file__).resolve().parents[2] / "fixtures" / "ami-traces"
-IVAN = "Иван Петров"
 
 
 class RawAmi:
@@ -107,33 +107,6 @@ def index_of(server: AmiTraceServer, event: str, nth: int = 1) -> int:
     """Position of the nth *event* in the server's played events."""
     hits = [i for i, line in enumerate(server.events) if line.get("Event") == event]
     return hits[nth - 1]
-
-
-def with_cyrillic(lines: list[TraceLine]) -> list[TraceLine]:
-    """The trace with the external caller's unknown name replaced by a Cyrillic one."""
-    out = []
-    for line in lines:
-        fields = dict(line.fields)
-        for key in ("CallerIDName", "ConnectedLineName", "DestCallerIDName"):
-            if fields.get(key) == "<unknown>":
-                fields[key] = IVAN
-        out.append(replace(line, fields=fields))
-    return out
-
-
-@pytest.fixture(name="serve")
-async def _serve():
-    servers: list[AmiTraceServer] = []
-
-    async def serve(lines, **options) -> AmiTraceServer:
-        server = AmiTraceServer(lines, **options)
-        await server.start()
-        servers.append(server)
-        return server
-
-    yield serve
-    for server in servers:
-        await server.stop()
 
 
 @pytest.fixture(name="connect")
