@@ -46,6 +46,8 @@ class Channel:
     "The Exten of Newchannel: what a phone dialled, or the DID a trunk call came in on."
     dialled: str = ""
     "For a trunk leg we dialled: the number in the dial string."
+    dialled_by: str | None = None
+    "The channel whose Dial created this one (a Local ``;2`` half for a transfer's target)."
     state: int = AST_STATE_DOWN
     ringing: bool = False
     answered: bool = False

@@ -63,6 +63,9 @@ class ChannelTracker:
             "BridgeLeave": self._on_bridge_leave,
             "Pickup": self._on_pickup,
             "BlindTransfer": self._on_blind_transfer,
+            "AttendedTransfer": self._on_attended_transfer,
+            "Hold": self._on_hold,
+            "Unhold": self._on_unhold,
             "Newexten": self._on_new_exten,
             "VarSet": self._on_var_set,
             "MixMonitorStart": self._on_mixmonitor_start,
@@ -239,6 +242,7 @@ class ChannelTracker:
             direction = Direction.OUTBOUND if dest.kind is ChannelKind.TRUNK else Direction.INTERNAL
             if call.origin.kind is ChannelKind.EXTENSION:
                 self._start(call, direction, f, dialled=self._dialled(call.origin, f))
+        dest.dialled_by = source.name
         if dest.kind is ChannelKind.TRUNK:
             dest.dialled = f.get("DialString", "").partition("@")[0]
         if dest.kind is ChannelKind.EXTENSION and f.get("DestChannelState") == str(AST_STATE_RINGING):
@@ -356,6 +360,81 @@ class ChannelTracker:
                 to=f.get("Extension", ""),
             )
         )
+
+    def _on_attended_transfer(self, f: Fields) -> None:
+        """The transferer hung up (or pressed the key again): the caller now talks to the target.
+
+        Asterisk names the target as it stands, usually ``Local/102@...;1``; the real phone is the
+        one that Local pair's ``;2`` half dialled. The target fields are sometimes missing (a race
+        inside Asterisk), so the second bridge and finally the last phone that rang stand in.
+        ``TransferTargetChannelState`` tells attended (target up) from blonde (still ringing).
+        """
+        if f.get("Result") != "Success":
+            return
+        transferer = self._channels.get(f.get("OrigTransfererUniqueid", ""))
+        transferee = self._channels.get(f.get("TransfereeUniqueid", ""))
+        call = self._started_call(transferee or transferer) if (transferee or transferer) else None
+        if transferer is None or call is None:
+            return
+        target = self._transfer_target(f, call, transferer)
+        if target is None:
+            log.warning("ami_transfer_target_unknown", call_id=call.call_id, by=transferer.endpoint)
+            return
+        ringing = f.get("TransferTargetChannelState") == str(AST_STATE_RINGING) or (
+            "TransferTargetChannelState" not in f and target.ringing and not target.answered
+        )
+        call.talking.discard(transferer.endpoint)
+        kind = TransferKind.BLONDE if ringing else TransferKind.ATTENDED
+        self._emit(
+            ev.CallTransferred(
+                CallId(call.call_id), self._at(f), kind, by=transferer.endpoint, to=target.endpoint
+            )
+        )
+
+    def _transfer_target(self, f: Fields, call: CallTrack, transferer: Channel) -> Channel | None:
+        candidates: list[Channel] = []
+        named = self._channels.get(f.get("TransferTargetUniqueid", ""))
+        if named is not None:
+            candidates.append(named)
+        second_bridge = f.get("SecondBridgeUniqueid")
+        if second_bridge:
+            candidates.extend(
+                c for c in self._channels.values() if c.bridge == second_bridge and c is not transferer
+            )
+        for channel in candidates:
+            phone = self._behind_local(channel) if channel.kind is ChannelKind.LOCAL else channel
+            if phone is not None and phone.is_extension and phone is not transferer:
+                return phone
+        return next(
+            (
+                c
+                for uid in call.channels
+                if (c := self._channels[uid]).is_extension
+                and c.endpoint == call.last_rang
+                and c is not transferer
+            ),
+            None,
+        )
+
+    def _behind_local(self, local: Channel) -> Channel | None:
+        """The phone a Local channel pair (``;1``/``;2``) dialled, if any."""
+        base = local.name.rsplit(";", 1)[0]
+        for channel in self._channels.values():
+            if channel.dialled_by is not None and channel.dialled_by.startswith(base + ";"):
+                return channel
+        return None
+
+    def _on_hold(self, f: Fields) -> None:
+        channel = self._channel(f)
+        call = self._started_call(channel) if channel is not None else None
+        if channel is not None and call is not None and channel.is_extension:
+            self._emit(ev.CallHeld(CallId(call.call_id), self._at(f), channel.endpoint))
+
+    def _on_unhold(self, f: Fields) -> None:
+        channel = self._channel(f)
+        call = self._started_call(channel) if channel is not None else None
+        if channel is not None and call is not None and channel.is_extension:
+            self._emit(ev.CallResumed(CallId(call.call_id), self._at(f), channel.endpoint))
 
     def _on_bridge_enter(self, f: Fields) -> None:
         channel = self._channel(f)

@@ -39,6 +39,12 @@ class Replay:
         return [type(event).__name__ for event in self.events]
 
 
+def trace_events(path: Path) -> list[dict[str, str]]:
+    """The event field maps of a trace file, in order."""
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return [dict(fields) for fields in replay_fields(lines)]
+
+
 def replay(path: Path) -> Replay:
     run = Replay()
     run.feed_file(path)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from cti.model import Direction, Disposition, TransferKind
 
-from .helpers import Replay, replay
+from .helpers import Replay, replay, trace_events
 
 MONITOR = "/var/spool/asterisk/monitor/"
 
@@ -147,6 +149,96 @@ class TestCallsAcrossPhones:
         [call] = run.ended
         assert ("104",) == call.listeners
         assert "104" not in call.extensions
+
+
+class TestTransfers:
+    @pytest.mark.parametrize(
+        ("trace", "call_id"),
+        [
+            ("06_attended_transfer_dtmf_feature", "1795751331.21"),
+            ("06b_attended_transfer_ami_atxfer", "1795751350.33"),
+        ],
+    )
+    def test_attended_transfer_of_an_inbound_call(self, traces, trace, call_id):
+        """
+        101 consults 102 (through Local channels), then hangs up: one call, attended by 101 to 102,
+        the outside caller kept, 101 still the one who answered.
+        """
+        [call] = replay(traces / f"{trace}.jsonl").ended
+
+        assert call_id == call.call_id
+        assert [(TransferKind.ATTENDED, "101", "102")] == [(t.kind, t.by, t.to) for t in call.transfers]
+        assert ("+79161234567", "101", ("101", "102")) == (
+            call.external_number,
+            call.answered_by,
+            call.extensions,
+        )
+
+    def test_attended_transfer_of_an_outbound_call(self, traces):
+        """
+        101's outbound call handed to 102 (RFC 4733 digits): the customer's number stays the call's.
+        """
+        [call] = replay(traces / "12_attended_transfer_outbound_rfc4733_dtmf.jsonl").ended
+
+        assert (Direction.OUTBOUND, "+74957654321") == (call.direction, call.external_number)
+        assert [(TransferKind.ATTENDED, "101", "102")] == [(t.kind, t.by, t.to) for t in call.transfers]
+
+    def test_a_transfer_asterisk_did_not_carry_out_is_not_listed(self, traces):
+        """
+        06c: Atxfer answered Success but the digits were swallowed: no transfer, the call stays with 101.
+        """
+        [call] = replay(traces / "06c_attended_transfer_ami_atxfer_race.jsonl").ended
+
+        assert () == call.transfers
+        assert ("101",) == call.extensions
+
+    @pytest.mark.parametrize("trace", ["07b_blind_transfer_ami_action", "07c_blind_transfer_dtmf_feature"])
+    def test_blind_transfer_by_action_and_by_feature_code(self, traces, trace):
+        """
+        The AMI BlindTransfer action and the #1 feature code both read as a blind transfer to 103.
+        """
+        [call] = replay(traces / f"{trace}.jsonl").ended
+
+        assert [(TransferKind.BLIND, "101", "103")] == [(t.kind, t.by, t.to) for t in call.transfers]
+
+    def test_the_target_is_found_when_asterisk_omits_it(self, traces):
+        """
+        AttendedTransfer without TransferTarget* fields (a race inside Asterisk): still to 102.
+        """
+        run = Replay()
+        for fields in trace_events(traces / "06_attended_transfer_dtmf_feature.jsonl"):
+            if fields["Event"] == "AttendedTransfer":
+                fields = {k: v for k, v in fields.items() if not k.startswith("TransferTarget")}
+            run.tracker.feed(fields)
+
+        [call] = run.ended
+        assert [(TransferKind.ATTENDED, "101", "102")] == [(t.kind, t.by, t.to) for t in call.transfers]
+
+    def test_blonde_transfer_when_the_target_still_rings(self, traces):
+        """
+        The transferer hangs up while 102 still rings: Asterisk reports the target Ringing: blonde.
+        """
+        run = Replay()
+        for fields in trace_events(traces / "06_attended_transfer_dtmf_feature.jsonl"):
+            if fields["Event"] == "AttendedTransfer":
+                fields = {
+                    **fields,
+                    "TransferTargetChannelState": "5",
+                    "TransferTargetChannelStateDesc": "Ringing",
+                }
+            run.tracker.feed(fields)
+
+        [call] = run.ended
+        assert [(TransferKind.BLONDE, "101", "102")] == [(t.kind, t.by, t.to) for t in call.transfers]
+
+    def test_hold_during_the_consultation(self, traces):
+        """
+        101 puts the caller on hold to consult: a CallHeld by 101.
+        """
+        run = replay(traces / "06_attended_transfer_dtmf_feature.jsonl")
+
+        [held] = [event for event in run.events if type(event).__name__ == "CallHeld"]
+        assert "101" == held.by
 
 
 class TestConference:
