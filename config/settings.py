@@ -56,6 +56,10 @@ class AmiSettings(_Section):
     ping_interval: float = Field(10.0, gt=0, description="Seconds between watchdog pings.")
     ping_timeout: float = Field(5.0, gt=0, description="A ping unanswered this long means the link is dead.")
     reconnect_delay: float = Field(2.0, gt=0)
+    context: str = Field(
+        "from-internal", min_length=1, description="Dialplan context for calls the CTI places."
+    )
+    technology: str = Field("PJSIP", pattern=r"^[A-Za-z0-9]+$", description="Channel driver of the phones.")
     extension_pattern: str = Field(
         r"^\d{2,6}$",
         description="Endpoints (PJSIP/<endpoint>-...) whose name matches are our phones; others are trunks.",

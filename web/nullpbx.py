@@ -7,7 +7,6 @@ from collections.abc import Callable
 from config.settings import Settings
 from cti.errors import PbxUnavailable
 from cti.events import CtiEvent
-from cti.model import CallId
 
 __all__ = ["NullPbx"]
 
@@ -29,8 +28,8 @@ class NullPbx:
     def connected(self) -> bool:
         return False
 
-    async def originate(self, from_extension: str, to_number: str, *, caller_id: str = "") -> None:
+    async def _refuse(self, *args: object, **kwargs: object) -> None:
         raise PbxUnavailable("No PBX is configured (pbx.mode: none)")
 
-    async def hangup(self, call_id: CallId) -> None:
-        raise PbxUnavailable("No PBX is configured (pbx.mode: none)")
+    originate = hangup = blind_transfer = attended_transfer = pickup = _refuse
+    move_to_conference = add_to_conference = start_recording = stop_recording = spy = _refuse

@@ -7,11 +7,10 @@ from collections.abc import Callable
 import structlog
 
 from config.settings import Settings
-from cti.errors import NoSuchCall, PbxActionFailed
 from cti.events import CtiEvent
-from cti.model import CallId
 
 from .ami import AmiConnection, AmiEvent
+from .control import AsteriskControl
 from .tracker import ChannelTracker
 
 __all__ = ["AsteriskPbx"]
@@ -19,8 +18,11 @@ __all__ = ["AsteriskPbx"]
 log = structlog.get_logger(__name__)
 
 
-class AsteriskPbx:
+class AsteriskPbx(AsteriskControl):
     """Observe and drive one Asterisk; publishes only cti events.
+
+    The call commands of the PbxControl port come from :class:`AsteriskControl`; this class adds
+    the link's life cycle and the re-sync after each login.
 
     After every login (the first, and each one after a reconnect) the live state is re-read with
     ``CoreShowChannels``: calls that ended while the link was down are closed, calls that began
@@ -35,6 +37,7 @@ class AsteriskPbx:
             extension_pattern=settings.ami.extension_pattern,
         )
         self.ami = AmiConnection(settings.ami, self._on_event, on_login=self._resync)
+        super().__init__(self.ami, self.tracker, settings.ami)
 
     @property
     def connected(self) -> bool:
@@ -45,37 +48,6 @@ class AsteriskPbx:
 
     async def stop(self) -> None:
         await self.ami.stop()
-
-    async def originate(self, from_extension: str, to_number: str, *, caller_id: str = "") -> None:
-        action = {
-            "Action": "Originate",
-            "Channel": f"PJSIP/{from_extension}",
-            "Exten": to_number,
-            "Context": "from-internal",
-            "Priority": "1",
-            "Async": "true",
-        }
-        if caller_id:
-            action["CallerID"] = caller_id
-        await self.ami.send(action)
-
-    async def hangup(self, call_id: CallId) -> None:
-        """Hang up every channel of the call (normal clearing).
-
-        Hanging up one leg usually tears down the others before their turn: those answer "No such
-        channel", which is the outcome we asked for.
-        """
-        names = self.tracker.channel_names(call_id)
-        if not names:
-            raise NoSuchCall(call_id)
-        refused: list[PbxActionFailed] = []
-        for name in names:
-            try:
-                await self.ami.send({"Action": "Hangup", "Channel": name, "Cause": "16"})
-            except PbxActionFailed as exc:
-                refused.append(exc)
-        if len(refused) == len(names):
-            raise refused[0]
 
     def _on_event(self, fields: AmiEvent) -> None:
         self.tracker.feed(fields)

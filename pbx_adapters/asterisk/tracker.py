@@ -97,10 +97,46 @@ class ChannelTracker:
 
     def channel_names(self, call_id: str) -> list[str]:
         """Asterisk names of the live channels of a call (for actions such as Hangup)."""
-        call = self._calls.get(call_id)
-        if call is None or not call.started:
+        call = self._started_call_by_id(call_id)
+        if call is None:
             return []
         return sorted(self._channels[uid].name for uid in call.channels if uid in self._channels)
+
+    def agent_channel(self, call_id: str, by: str | None = None) -> str | None:
+        """The channel of our phone in the conversation: *by*'s, else the one talking longest."""
+        call = self._started_call_by_id(call_id)
+        if call is None:
+            return None
+        phones = [self._channels[uid] for uid in sorted(call.channels) if self._channels[uid].is_extension]
+        if by is not None:
+            phones = [c for c in phones if c.endpoint == by]
+        talking = [c for c in phones if c.endpoint in call.talking or c.bridge]
+        chosen = talking or phones
+        return chosen[0].name if chosen else None
+
+    def ringing_channel(self, call_id: str) -> str | None:
+        """A phone the call is ringing at right now (what a pickup takes)."""
+        call = self._started_call_by_id(call_id)
+        if call is None:
+            return None
+        return next(
+            (self._channels[uid].name for uid in sorted(call.channels) if self._channels[uid].ringing), None
+        )
+
+    def party_channels(self, call_id: str) -> list[str]:
+        """Every real party's channel (phones and trunks, no Local plumbing)."""
+        call = self._started_call_by_id(call_id)
+        if call is None:
+            return []
+        return sorted(
+            self._channels[uid].name
+            for uid in call.channels
+            if self._channels[uid].kind is not ChannelKind.LOCAL
+        )
+
+    def _started_call_by_id(self, call_id: str) -> CallTrack | None:
+        call = self._calls.get(call_id)
+        return call if call is not None and call.started else None
 
     def resync_begin(self) -> None:
         """A CoreShowChannels listing starts: collect it, apply it at :meth:`resync_end`."""

@@ -249,3 +249,115 @@ class TestHangup:
             await pbx.stop()
 
         assert 1 == len(hung_up)
+
+
+class TestCallControl:
+    """Each verb of the PbxControl port sends the AMI actions Asterisk expects, on the live call."""
+
+    CALL = "1795751289.3"  # trace 02: +79161234567 talking to 101 after 62 events
+
+    async def run(self, traces, verb, *args, **kwargs):
+        import json
+
+        from config.settings import Settings
+        from pbx_adapters.asterisk.pbx import AsteriskPbx
+
+        sent = []
+
+        async def reply(connection, fields, writer):
+            if fields["Action"] not in ("Login", "CoreShowChannels"):
+                sent.append(fields)
+            await answer(fields, writer)
+
+        async with ScriptedAmi(reply) as peer:
+            pbx = AsteriskPbx(Settings(ami=settings(peer.port)), lambda event: None)
+            for line in (traces / "02_inbound_answered.jsonl").read_text().splitlines()[:62]:
+                record = json.loads(line)
+                if record["dir"] == "event":
+                    pbx.tracker.feed(record["fields"])
+            await pbx.start()
+            await until(lambda: pbx.connected)
+            try:
+                await getattr(pbx, verb)(*args, **kwargs)
+            finally:
+                await pbx.stop()
+        return [
+            {k: v for k, v in fields.items() if k != "ActionID"}
+            for fields in sent
+            if fields["Action"] != "Logoff"
+        ]
+
+    async def test_blind_transfer_acts_on_the_agents_channel(self, traces):
+        """
+        BlindTransfer names 101's channel (Asterisk moves its peer, the caller) and the target.
+        """
+        assert [
+            {
+                "Action": "BlindTransfer",
+                "Channel": "PJSIP/101-00000003",
+                "Exten": "103",
+                "Context": "from-internal",
+            }
+        ] == await self.run(traces, "blind_transfer", self.CALL, "103")
+
+    async def test_attended_transfer(self, traces):
+        """
+        Atxfer from 101's channel to 102, as the recorded CTI of trace 06b sent it.
+        """
+        assert [
+            {"Action": "Atxfer", "Channel": "PJSIP/101-00000003", "Exten": "102", "Context": "from-internal"}
+        ] == await self.run(traces, "attended_transfer", self.CALL, "102")
+
+    async def test_supervisor_listens(self, traces):
+        """
+        The supervisor's phone rings and runs ChanSpy on 101's channel, quietly.
+        """
+        assert [
+            {
+                "Action": "Originate",
+                "Channel": "PJSIP/104",
+                "Application": "ChanSpy",
+                "Data": "PJSIP/101-00000003,qE",
+                "Async": "true",
+            }
+        ] == await self.run(traces, "spy", self.CALL, "104", "listen")
+
+    async def test_move_to_conference_redirects_both_parties(self, traces):
+        """
+        Both legs go to room 800 in one Redirect (Channel + ExtraChannel).
+        """
+        [action] = await self.run(traces, "move_to_conference", self.CALL, "800")
+
+        assert ("Redirect", "800", "800") == (action["Action"], action["Exten"], action["ExtraExten"])
+        assert {"PJSIP/101-00000003", "PJSIP/trunk-00000002"} == {action["Channel"], action["ExtraChannel"]}
+
+    async def test_recording_start_and_stop(self, traces):
+        """
+        MixMonitor on 101's channel into the given file.
+        """
+        assert [
+            {"Action": "MixMonitor", "Channel": "PJSIP/101-00000003", "File": "/tmp/x.wav", "Options": "b"}
+        ] == await self.run(traces, "start_recording", self.CALL, "/tmp/x.wav")
+
+    async def test_a_verb_on_an_unknown_call_is_no_such_call(self, traces):
+        """
+        A call that is not live: NoSuchCall, and nothing is sent.
+        """
+        from cti.errors import NoSuchCall
+
+        with pytest.raises(NoSuchCall):
+            await self.run(traces, "blind_transfer", "404.1", "103")
+
+    async def test_pickup_of_a_call_that_is_not_ringing_is_refused(self, traces):
+        """
+        The call is answered already: there is nothing to pick up.
+        """
+        with pytest.raises(PbxActionFailed, match="not ringing"):
+            await self.run(traces, "pickup", self.CALL, "103")
+
+    async def test_transfer_by_someone_not_on_the_call_is_refused(self, traces):
+        """
+        102 is not on the call: the transfer is refused with a clear reason.
+        """
+        with pytest.raises(PbxActionFailed, match="extension 102 is not on call"):
+            await self.run(traces, "blind_transfer", self.CALL, "103", by="102")
