@@ -79,6 +79,9 @@ Dialable = Annotated[str, BeforeValidator(_keypad)]
 
 
 def _e164(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        # YAML reads an unquoted +74951234567 as the integer 74951234567: the + is gone
+        raise ValueError(f'{value} was read as a number (expected a phone number in quotes, e.g. "+{value}")')
     text = str(value)
     if not _E164.match(text):
         raise ValueError(f"{text!r} is not a phone number in E.164 (expected e.g. +74951234567)")
@@ -109,6 +112,7 @@ def parse_target(value: Any) -> Target:
     if text in ("hangup", "mobile"):
         return Target(kind=text)  # type: ignore[arg-type]
     kind, colon, ref = text.partition(":")
+    kind, ref = kind.strip(), ref.strip()
     if not colon or kind not in _TARGET_KINDS or not ref:
         raise ValueError(
             f"{text!r} is not a target (expected ext:NUMBER, group:NAME, conference:ROOM, "
@@ -219,7 +223,7 @@ class Trunk(_Spec):
     @model_validator(mode="after")
     def _credentials_for_registration(self) -> Trunk:
         if self.registers and not (self.username and self.secret):
-            raise ValueError("register: true needs username and secret")
+            raise ValueError("register: true needs username and secret (expected both, or register: false)")
         return self
 
 
@@ -255,12 +259,16 @@ def _day_set(text: str) -> tuple[str, ...]:
     return tuple(days)
 
 
-def _ranges(text: str) -> tuple[TimeRange, ...]:
-    """``09:00-18:00`` or ``09:00-13:00, 14:00-18:00``; ``closed`` for none."""
-    if str(text).strip().lower() == "closed":
+def _ranges(text: Any) -> tuple[TimeRange, ...]:
+    """``09:00-18:00`` or ``09:00-13:00, 14:00-18:00`` (or a list of ranges); ``closed`` for none."""
+    if isinstance(text, list | tuple):
+        return tuple(span for part in text for span in _ranges(part))
+    if not isinstance(text, str):
+        raise ValueError(f"{text!r} is not a time range (expected HH:MM-HH:MM, or closed)")
+    if text.strip().lower() == "closed":
         return ()
     out = []
-    for part in str(text).split(","):
+    for part in text.split(","):
         first, dash, last = part.strip().partition("-")
         if not dash:
             raise ValueError(f"{part.strip()!r} is not a time range (expected HH:MM-HH:MM)")
@@ -289,11 +297,16 @@ class Schedule(_Spec):
         if not isinstance(value, dict):
             raise ValueError("expected a mapping of days to hours, e.g. {mon-fri: '09:00-18:00'}")
         out: dict[str, tuple[TimeRange, ...]] = {}
+        given: dict[str, str] = {}
         for key, ranges in value.items():
             for day in _day_set(str(key)):
                 if day in out:
-                    raise ValueError(f"{day} is given twice (in {key!r})")
-                out[day] = ranges if isinstance(ranges, tuple) else _ranges(ranges)
+                    raise ValueError(
+                        f"{day} is given twice, in {given[day]!r} and {key!r} (expected each day once)"
+                    )
+                given[day] = str(key)
+                is_ranges = isinstance(ranges, tuple) and all(isinstance(span, TimeRange) for span in ranges)
+                out[day] = ranges if is_ranges else _ranges(ranges)
         return out
 
     @field_validator("timezone")
@@ -347,12 +360,18 @@ class OutboundRoute(_Spec):
     @field_validator("match", mode="before")
     @classmethod
     def _patterns(cls, value: Any) -> tuple[str, ...]:
+        if not isinstance(value, str | list | tuple):
+            return value  # the type check says what is wrong
         patterns = (value,) if isinstance(value, str) else tuple(value)
         for pattern in patterns:
+            if not isinstance(pattern, str):
+                raise ValueError(f"{pattern!r} is not a regular expression (expected text in quotes)")
             try:
                 re.compile(pattern)
             except re.error as exc:
-                raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
+                raise ValueError(
+                    f"{pattern!r} is not a regular expression: {exc} (expected e.g. '^8\\d{{10}}$')"
+                ) from None
         return patterns
 
 

@@ -37,7 +37,13 @@ def create_app(
         app[keys.DB] = sessionmaker
     # Started in this order, stopped in reverse; a context is stopped only if it started.
     app.cleanup_ctx.extend(
-        [contexts.event_bus_ctx, contexts.crm_ctx, contexts.pbx_ctx, contexts.screenpop_ctx]
+        [
+            contexts.event_bus_ctx,
+            contexts.crm_ctx,
+            contexts.dialplan_ctx,  # before the PBX: it reads the running plan
+            contexts.pbx_ctx,
+            contexts.screenpop_ctx,
+        ]
     )
     app.on_shutdown.append(contexts.close_websockets)
     app.on_response_prepare.append(set_security_headers)

@@ -1,4 +1,4 @@
-"""The ``cti`` console command: serve, database migrations, users (and ``cti ami`` from cli_ami).
+"""The ``cti`` console command: serve, database migrations, users (``cti ami``, ``cti dialplan`` beside).
 
 Each subcommand is a function taking the parsed arguments and returning the exit code:
 0 done, 1 failed, 2 bad usage or unusable settings.
@@ -27,7 +27,7 @@ from crm_core.migrate import upgrade
 from crm_core.models import User
 from crm_core.users import create_user, ensure_admin
 
-from . import cli_ami
+from . import cli_ami, cli_dialplan
 from .app import create_app
 
 __all__ = ["build_parser", "main"]
@@ -56,8 +56,10 @@ def serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     host, port = settings.web.host, settings.web.port
     log.info("server_starting", host=host, port=port, pbx_mode=settings.pbx.mode.value)
-    # Our request_context middleware logs one line per request, so aiohttp's access log is off.
-    web.run_app(create_app(settings), host=host, port=port, print=None, access_log=None)
+    # `cti dialplan apply` finds us through the pid file and sends SIGHUP.
+    with cli_dialplan.daemon_pid_file(settings):
+        # Our request_context middleware logs one line per request, so aiohttp's access log is off.
+        web.run_app(create_app(settings), host=host, port=port, print=None, access_log=None)
     return 0
 
 
@@ -168,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.set_defaults(handler=users_add)
 
     cli_ami.register(commands)
+    cli_dialplan.register(commands)
     return parser
 
 

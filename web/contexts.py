@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
+import threading
 from collections.abc import AsyncIterator, Callable
 
 import structlog
@@ -20,10 +22,12 @@ from crm_core.migrate import current, head
 from crm_core.writer import CallLogWriter
 from cti.bus import EventBus
 from cti.events import CtiEvent
+from cti.plan import RunningPlan
 from cti.ports import PbxControl
 from cti.registry import CallRegistry
 
 from . import keys
+from .dialplan import DialplanService
 from .nullpbx import NullPbx
 from .screenpop import ScreenPopHub
 from .sessions import SessionCodec, load_or_create_secret
@@ -33,6 +37,7 @@ __all__ = [
     "crm_ctx",
     "database_ctx",
     "default_pbx_factory",
+    "dialplan_ctx",
     "event_bus_ctx",
     "pbx_ctx",
     "screenpop_ctx",
@@ -119,6 +124,37 @@ async def crm_ctx(app: web.Application) -> AsyncIterator[None]:
                 await writer.drain(subscription)
         except TimeoutError:
             log.warning("crm_writer_not_drained", pending=subscription.pending)
+
+
+async def dialplan_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Load the dialplan (the file, else the last applied version) and re-apply the file on SIGHUP."""
+    running = RunningPlan()
+    service = DialplanService(app[keys.DB], running, app[keys.SETTINGS])
+    app[keys.PLAN] = running
+    app[keys.DIALPLAN] = service
+    await service.load_at_startup()
+    reloads: set[asyncio.Task[None]] = set()
+
+    async def reload() -> None:
+        await service.reload_file()  # logs the outcome; the running plan stays on any error
+
+    def on_sighup() -> None:
+        log.info("sighup_received", path=str(service.path))
+        task = asyncio.create_task(reload(), name="dialplan-reload")
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop = asyncio.get_running_loop()
+    # Signal handlers belong to the main thread's loop; an app run elsewhere (tests) goes without.
+    installed = threading.current_thread() is threading.main_thread()
+    if installed:
+        loop.add_signal_handler(signal.SIGHUP, on_sighup)
+    yield
+    if installed:
+        loop.remove_signal_handler(signal.SIGHUP)
+    for task in tuple(reloads):
+        await _cancel(task)
+    await service.close()
 
 
 async def pbx_ctx(app: web.Application) -> AsyncIterator[None]:

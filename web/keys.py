@@ -12,19 +12,23 @@ from config.settings import Settings
 from crm_core.writer import CallLogWriter
 from cti.bus import EventBus
 from cti.events import CtiEvent
+from cti.plan import RunningPlan
 from cti.ports import PbxControl
 from cti.registry import CallRegistry
 
+from .dialplan import DialplanService
 from .screenpop import ScreenPopHub
 from .sessions import CurrentUser, SessionCodec, SessionData
 
 __all__ = [
     "CRM_WRITER",
     "DB",
+    "DIALPLAN",
     "EVENT_BUS",
     "METRICS",
     "PBX",
     "PBX_FACTORY",
+    "PLAN",
     "REGISTRY",
     "SCREENPOP",
     "SECRET",
@@ -44,6 +48,9 @@ DB = web.AppKey("db", async_sessionmaker[AsyncSession])
 REGISTRY = web.AppKey("registry", CallRegistry)
 EVENT_BUS = web.AppKey("event_bus", EventBus)
 CRM_WRITER = web.AppKey("crm_writer", CallLogWriter)
+PLAN = web.AppKey("plan", RunningPlan)
+"The dialplan running now; the PBX reads ``current`` per call and may subscribe to swaps."
+DIALPLAN = web.AppKey("dialplan", DialplanService)
 PBX = web.AppKey[PbxControl]("pbx")
 SCREENPOP = web.AppKey("screenpop", ScreenPopHub)
 SECRET = web.AppKey("secret", bytes)

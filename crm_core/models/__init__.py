@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from .activity import CallActivity, CrmEntity, Recording
+from .audit import AuditEntry
 from .company import Company
 from .contact import Contact
+from .dialplan import DialplanSource, DialplanVersion
 from .excluded import ExcludedNumber, ExclusionReason
 from .lead import CLOSED_LEAD_STATUSES, Lead, LeadSource, LeadStatus
 from .phone import Phone, PhoneKind, PhoneOwner
@@ -13,10 +15,13 @@ from .user import Role, User
 
 __all__ = [
     "CLOSED_LEAD_STATUSES",
+    "AuditEntry",
     "CallActivity",
     "Company",
     "Contact",
     "CrmEntity",
+    "DialplanSource",
+    "DialplanVersion",
     "ExcludedNumber",
     "ExclusionReason",
     "Lead",

@@ -20,9 +20,11 @@ from .factories import T0
 TABLES = {
     "alembic_version",
     "app_user",
+    "audit_entry",
     "call",
     "company",
     "contact",
+    "dialplan_version",
     "excluded_number",
     "lead",
     "phone",
@@ -51,7 +53,7 @@ class TestUpgrade:
 
         assert TABLES == await table_names(blank_engine)
         assert head() == await current(blank_engine)
-        assert "0001" == head()
+        assert "0002" == head()
 
     async def test_second_upgrade_is_a_no_op(self, blank_engine):
         """
