@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import getpass
 import os
 import signal
@@ -20,9 +21,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-from config.dialplan import DialplanError, load_dialplan
 from sqlalchemy.exc import SQLAlchemyError
 
+from config.dialplan import DialplanError, load_dialplan
 from config.logging import configure_logging
 from config.settings import Settings, load_settings
 from crm_core.db import make_engine, make_sessionmaker
@@ -55,6 +56,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     why.add_argument("--to", dest="dialled", required=True, help="the number or extension dialled")
     why.add_argument("--at", help="ISO date and time (default: now; without a zone: the plan's)")
     why.add_argument("--trunk", help="the trunk the call came in on (default: the one carrying --to)")
+    why.add_argument(
+        "--responsible",
+        metavar="EXT",
+        help="the caller's responsible manager as the CRM knows it (responsible_first)",
+    )
     why.add_argument("--file", type=Path, help="dialplan file (default: the configured one)")
     why.set_defaults(handler=_explain)
 
@@ -296,6 +302,8 @@ def _explain(args: argparse.Namespace) -> int:
         print(f"--at: {args.at!r} is not an ISO date and time (e.g. 2026-11-27T10:30)", file=sys.stderr)
         return 2
     facts = sample_call(spec, args.caller, args.dialled, at=at, trunk=args.trunk)
+    if args.responsible:
+        facts = dataclasses.replace(facts, responsible=args.responsible)
     for line in explain(spec, facts):
         print(line)
     return 0

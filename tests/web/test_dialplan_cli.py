@@ -213,6 +213,31 @@ class TestCheckAndExplain:
         assert out.startswith("1. ")
         assert "main" in out
 
+    def test_explain_rings_the_responsible_manager_first(self, capsys):
+        """
+        --responsible 103 on the shipped plan's sales line (responsible_first): 103 rings first.
+        """
+        from tests.conftest import ROOT
+
+        code, out, _err = run(
+            capsys,
+            "dialplan",
+            "explain",
+            "--from",
+            "+79161234567",
+            "--to",
+            "+74951234567",
+            "--at",
+            "2026-03-10T10:00",
+            "--responsible",
+            "103",
+            "--file",
+            str(ROOT / "config" / "dialplan.yaml"),
+        )
+
+        assert 0 == code
+        assert "3. ring 103 (Maria Ivanova), the caller's responsible manager, for 15 s" in out.splitlines()
+
     def test_explain_with_a_bad_time(self, tmp_path, capsys):
         """
         --at that is not ISO: exit 2 with an example.
