@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 __all__ = [
     "DAYS",
+    "SUPERVISOR_CLASS",
     "Conference",
     "DialplanSpec",
     "Extension",
@@ -38,6 +39,8 @@ __all__ = [
 ]
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+SUPERVISOR_CLASS = "supervisor"
+"The permission class a phone needs to use the listen / whisper / barge codes."
 _NUMBER = re.compile(r"^[0-9*#]{1,15}$")
 "A number dialled on a keypad: extensions, group numbers, rooms, feature codes."
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -193,7 +196,8 @@ class FeatureCodes(_Spec):
     pickup: tuple[Dialable, ...] = ("*11", "40")
     announced_transfer: AnnouncedTransfer = AnnouncedTransfer()
     listen: Dialable | None = "555"
-    "Supervisor listens: dial the prefix and the extension (5551 01 -> listen to 101)."
+    """Supervisor listens: the prefix and the extension (555101 -> 101's call); the phone needs
+    the ``supervisor`` permission class."""
     whisper: Dialable | None = "556"
     barge: Dialable | None = "557"
 

@@ -18,6 +18,7 @@ the history, because it swaps last.
 The lock is an ``asyncio.Lock`` (one apply at a time in this daemon) plus ``flock`` on the file's
 directory (one at a time across processes: ``cti dialplan apply`` beside the daemon). The locked
 part runs shielded, so a cancelled request cannot stop an apply between its file write and commit.
+The file writes and the directory lock themselves are in :mod:`web.atomic_file`.
 """
 
 from __future__ import annotations
@@ -26,11 +27,6 @@ import asyncio
 import contextlib
 import dataclasses
 import difflib
-import errno
-import fcntl
-import os
-import stat
-import tempfile
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -49,6 +45,8 @@ from crm_core.models import DialplanSource
 from cti.plan import PlanSnapshot, RunningPlan, text_sha256
 from cti.routing import CallFacts, call_facts
 
+from .atomic_file import DirectoryBusy, lock_directory, replace_file, restore_file, unlock_directory
+
 __all__ = [
     "ApplyResult",
     "DialplanBusy",
@@ -65,7 +63,6 @@ T = TypeVar("T")
 
 LOCK_TIMEOUT = 30.0
 "Seconds an apply waits for another process's apply before giving up."
-_LOCK_POLL = 0.05
 
 
 class DialplanInvalid(Exception):
@@ -337,7 +334,7 @@ class DialplanService:
         data = text.encode("utf-8")
         if sha == current.sha256:
             # The file may still differ (it was invalid at start-up): an apply always leaves it right.
-            await asyncio.to_thread(_replace_file, self.path, data)
+            await asyncio.to_thread(replace_file, self.path, data)
             log.info("dialplan_unchanged", version=current.version, source=source, actor=actor)
             return ApplyResult("unchanged", current.version, sha, tuple(warnings))
         if expected_sha is not None and expected_sha != current.sha256:
@@ -346,7 +343,7 @@ class DialplanService:
             latest = await dialplans.latest_version(session)
             if latest is not None and latest.sha256 == sha:
                 # Recorded already, by another process (`cti dialplan apply` then SIGHUP): run it.
-                await asyncio.to_thread(_replace_file, self.path, data)
+                await asyncio.to_thread(replace_file, self.path, data)
                 self.running.swap(spec, text, latest.id)
                 log.info("dialplan_reloaded_version", version=latest.id, source=source, actor=actor)
                 return ApplyResult("reloaded", latest.id, sha, tuple(warnings))
@@ -375,7 +372,7 @@ class DialplanService:
                     "comment": comment,
                 },
             )
-            previous = await asyncio.to_thread(_replace_file, self.path, data)
+            previous = await asyncio.to_thread(replace_file, self.path, data)
             try:
                 await session.commit()
             except BaseException as exc:
@@ -395,7 +392,7 @@ class DialplanService:
 
     async def _restore(self, previous: bytes | None, cause: BaseException) -> None:
         try:
-            await asyncio.to_thread(_restore_file, self.path, previous)
+            await asyncio.to_thread(restore_file, self.path, previous)
         except Exception as exc:
             log.critical(
                 "dialplan_file_restore_failed",
@@ -481,32 +478,15 @@ class DialplanService:
                 yield
             finally:
                 if fd is not None:
-                    fcntl.flock(fd, fcntl.LOCK_UN)
-                    os.close(fd)
+                    unlock_directory(fd)
 
     async def _flock(self, *, create: bool) -> int:
         """Lock the dialplan's directory against other processes (no stray lock file is needed)."""
         directory = self.path.resolve().parent
-        if create:
-            await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
-        fd = os.open(directory, os.O_RDONLY)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._lock_timeout
         try:
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    return fd
-                except OSError as exc:
-                    if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                        raise
-                # Non-blocking tries: a cancelled wait must not leave a thread that takes the lock later.
-                if loop.time() > deadline:
-                    raise DialplanBusy(f"another process is applying the dialplan ({directory})")
-                await asyncio.sleep(_LOCK_POLL)
-        except BaseException:
-            os.close(fd)
-            raise
+            return await lock_directory(directory, create=create, timeout=self._lock_timeout)
+        except DirectoryBusy:
+            raise DialplanBusy(f"another process is applying the dialplan ({directory})") from None
 
     async def _shielded(self, work: Coroutine[Any, Any, T]) -> T:
         """Run *work* to its end even if our caller is cancelled (a closed browser tab)."""
@@ -524,59 +504,3 @@ def _forget(inflight: set[asyncio.Task[Any]]) -> Callable[[asyncio.Task[Any]], N
             log.debug("dialplan_apply_outcome", error=type(task.exception()).__name__)
 
     return done
-
-
-# Files (run in a worker thread) ------------------------------------------------------------------
-
-
-def _replace_file(path: Path, data: bytes) -> bytes | None:
-    """Make *path* hold *data* atomically; return what it held before (None: it did not exist)."""
-    target = Path(os.path.realpath(path))  # write through a symlink, keep the link
-    try:
-        previous: bytes | None = target.read_bytes()
-    except FileNotFoundError:
-        previous = None
-    if previous != data:
-        _write_atomically(target, data)
-    return previous
-
-
-def _restore_file(path: Path, previous: bytes | None) -> None:
-    target = Path(os.path.realpath(path))
-    if previous is None:
-        with contextlib.suppress(FileNotFoundError):
-            target.unlink()
-        _fsync_directory(target.parent)
-    else:
-        _write_atomically(target, previous)
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    """Temp file in the same directory, fsync, rename over the target, fsync the directory."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        mode = stat.S_IMODE(target.stat().st_mode)
-    except FileNotFoundError:
-        mode = 0o644
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
-    _fsync_directory(target.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable (the directory entry lives in the directory)."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from config.dialplan_spec import DialplanSpec, Extension, parse_target
+from config.dialplan_spec import SUPERVISOR_CLASS, DialplanSpec, Extension, parse_target
 from cti.model import Direction
 from cti.numbers import to_e164
 from cti.routing._walk import Walk, matches, route_label
@@ -22,7 +22,7 @@ from cti.schedule import local_label
 
 __all__ = ["SUPERVISOR", "call_facts", "explain", "route"]
 
-SUPERVISOR = "supervisor"
+SUPERVISOR = SUPERVISOR_CLASS
 "The permission class (in an extension's ``outbound``) needed for listen, whisper and barge."
 
 _SPY_VERBS = {

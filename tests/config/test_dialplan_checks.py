@@ -665,12 +665,26 @@ outbound:
         """
         assert [
             "t.yaml:6:44: warning: extension 101 holds outbound class 'intl', which no route needs "
-            "(a typo? expected one of: national)"
+            "(a typo? expected one of: national, supervisor)"
         ] == issues(
             OUTSIDE
             + """\
 extensions:
   "101": {name: Anna, outbound: [national, intl]}
+outbound:
+  - {match: ['^\\+7\\d{10}$', '^112$'], trunk: main}
+"""
+        )
+
+    def test_the_supervisor_class_is_what_the_listen_codes_need(self):
+        """
+        'supervisor' lets a phone use 555/556/557: no route needs it, and that is no typo.
+        """
+        assert [] == issues(
+            OUTSIDE
+            + """\
+extensions:
+  "101": {name: Anna, outbound: [national, supervisor]}
 outbound:
   - {match: ['^\\+7\\d{10}$', '^112$'], trunk: main}
 """

@@ -23,7 +23,7 @@ from crm_core.errors import Invalid, NotFound
 from crm_core.migrate import alembic_config, upgrade
 from crm_core.models import AuditEntry, DialplanVersion, User
 from cti.plan import EMPTY_PLAN, RunningPlan, text_sha256
-from web import dialplan as dialplan_module
+from web import atomic_file
 from web.dialplan import DialplanInvalid, DialplanService, PlanChanged
 
 PLAN = """\
@@ -371,7 +371,7 @@ class TestApply:
         def disk_full(_target, _data):
             raise OSError(28, "No space left on device")
 
-        monkeypatch.setattr(dialplan_module, "_write_atomically", disk_full)
+        monkeypatch.setattr(atomic_file, "write_atomically", disk_full)
 
         with pytest.raises(OSError, match="No space"):
             await service.apply(plan("Someone Else"), actor="root", source="web")
