@@ -42,8 +42,8 @@ apt-test:
 	else echo "note: not root on Debian; tests needing$$missing will say what is missing"; fi
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/ruff check --no-cache .
+	$(BIN)/ruff format --no-cache --check .
 	$(BIN)/lint-imports
 
 ## make test: lint, the import contract, then every test (SQLite and PostgreSQL).

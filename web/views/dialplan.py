@@ -15,8 +15,8 @@ from typing import Any
 import aiohttp_jinja2
 import structlog
 from aiohttp import web
-from config.dialplan import Issue
 
+from config.dialplan import Issue
 from crm_core.dialplans import VersionInfo
 from crm_core.models import Role
 from cti.routing import explain
