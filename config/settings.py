@@ -60,6 +60,11 @@ class AmiSettings(_Section):
         "from-internal", min_length=1, description="Dialplan context for calls the CTI places."
     )
     technology: str = Field("PJSIP", pattern=r"^[A-Za-z0-9]+$", description="Channel driver of the phones.")
+    config_dir: Path | None = Field(
+        None,
+        description="Where to write the Asterisk configuration rendered from the dialplan on every apply "
+        "(include it from /etc/asterisk); unset: the daemon leaves Asterisk's files alone.",
+    )
     extension_pattern: str = Field(
         r"^\d{2,6}$",
         description="Endpoints (PJSIP/<endpoint>-...) whose name matches are our phones; others are trunks.",
@@ -138,6 +143,7 @@ ENVIRONMENT: Mapping[str, str] = {
     "CTI_AMI_PORT": "ami.port",
     "CTI_AMI_USERNAME": "ami.username",
     "CTI_AMI_SECRET": "ami.secret",
+    "CTI_AMI_CONFIG_DIR": "ami.config_dir",
     "CTI_DATABASE_URL": "database.url",
     "CTI_WEB_HOST": "web.host",
     "CTI_WEB_PORT": "web.port",
