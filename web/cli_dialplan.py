@@ -4,6 +4,9 @@
 editor: they record the version, write the dialplan file, then send SIGHUP to the running daemon
 (found through its pid file). The daemon re-applies the file, sees the version is already the
 latest and runs it without recording it twice.
+
+``render-asterisk`` writes Asterisk's configuration for the plan (see
+:mod:`pbx_adapters.asterisk.render`); it changes nothing else.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from crm_core.db import make_engine, make_sessionmaker
 from crm_core.errors import NotFound
 from cti.plan import RunningPlan
 from cti.routing import explain
+from pbx_adapters.asterisk.render import RenderError, render_asterisk, write_config
 
 from .dialplan import ApplyResult, DialplanBusy, DialplanInvalid, DialplanService, is_warning, sample_call
 
@@ -85,6 +89,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     rollback.add_argument("version", type=int)
     rollback.add_argument("--comment", default="")
     rollback.set_defaults(handler=_rollback)
+
+    asterisk = commands.add_parser(
+        "render-asterisk",
+        parents=[common],
+        help="write pjsip.conf, extensions.conf, features.conf and confbridge.conf for Asterisk",
+    )
+    asterisk.add_argument("--file", type=Path, help="dialplan file (default: the configured one)")
+    asterisk.add_argument(
+        "--out", type=Path, required=True, help="directory to write into (created if missing)"
+    )
+    asterisk.set_defaults(handler=_render_asterisk)
 
 
 # The daemon's pid file -----------------------------------------------------------------------
@@ -306,4 +321,38 @@ def _explain(args: argparse.Namespace) -> int:
         facts = dataclasses.replace(facts, responsible=args.responsible)
     for line in explain(spec, facts):
         print(line)
+    return 0
+
+
+def _render_asterisk(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    path = args.file if args.file is not None else settings.dialplan
+    try:
+        spec, warnings = load_dialplan(path)
+    except DialplanError as exc:
+        _print_issues(list(exc.issues))
+        print("nothing was written", file=sys.stderr)
+        return 1
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"{path}: {exc}", file=sys.stderr)
+        return 1
+    _print_issues(list(warnings))
+    try:
+        files = render_asterisk(spec, settings=settings, source=str(path))
+        written = write_config(files, args.out)
+    except RenderError as exc:
+        print(f"{path}: {exc}; nothing was written", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"cti dialplan render-asterisk: {exc}", file=sys.stderr)
+        return 1
+    for target in written:
+        print(f"wrote {target}")
+    unregistered = [number for number, ext in spec.extensions.items() if not ext.secret and not ext.disabled]
+    if unregistered:
+        print(
+            f"note: {', '.join(unregistered)} have no secret: they cannot register and may call emergency "
+            "numbers only (add `secret:` to the plan and render again)",
+            file=sys.stderr,
+        )
     return 0

@@ -22,7 +22,7 @@ from crm_core.migrate import current, head
 from crm_core.writer import CallLogWriter
 from cti.bus import EventBus
 from cti.events import CtiEvent
-from cti.plan import RunningPlan
+from cti.plan import PlanSnapshot, RunningPlan
 from cti.ports import PbxControl
 from cti.registry import CallRegistry
 
@@ -164,9 +164,33 @@ async def pbx_ctx(app: web.Application) -> AsyncIterator[None]:
     await pbx.start()
     app[keys.PBX] = pbx
     log.info("pbx_started", mode=settings.pbx.mode.value, pbx_id=settings.pbx.id)
+    stop_syncing = _sync_asterisk_config(app, pbx)
     yield
+    stop_syncing()
     await pbx.stop()
     log.info("pbx_stopped", pbx_id=settings.pbx.id)
+
+
+def _sync_asterisk_config(app: web.Application, pbx: PbxControl) -> Callable[[], None]:
+    """With ``ami.config_dir`` set, every applied dialplan is rendered there and Asterisk reloaded."""
+    directory = app[keys.SETTINGS].ami.config_dir
+    if directory is None:
+        return lambda: None
+    from pbx_adapters.asterisk.config_sync import AsteriskConfigSync
+    from pbx_adapters.asterisk.pbx import AsteriskPbx
+    from pbx_adapters.asterisk.render import render_asterisk
+
+    if not isinstance(pbx, AsteriskPbx):
+        return lambda: None
+    sync = AsteriskConfigSync(pbx.ami, directory, render_asterisk)
+    pending: set[asyncio.Task[bool]] = set()
+
+    def on_swap(_old: PlanSnapshot, new: PlanSnapshot) -> None:
+        task = asyncio.get_running_loop().create_task(sync.apply(new.spec), name="asterisk-config-sync")
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    return app[keys.PLAN].subscribe(on_swap)
 
 
 async def screenpop_ctx(app: web.Application) -> AsyncIterator[None]:
