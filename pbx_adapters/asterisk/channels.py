@@ -56,6 +56,8 @@ class Channel:
     "Where MixMonitor writes (from Newexten AppData, VarSet MIXMONITOR_FILENAME or Cdr)."
     recording: bool = False
     recording_announced: bool = False
+    pickup_code: str = ""
+    "The code a CtiPickup UserEvent named for this (picking) channel."
 
     @property
     def is_extension(self) -> bool:

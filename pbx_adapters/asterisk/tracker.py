@@ -77,6 +77,7 @@ class ChannelTracker:
             "ChanSpyStop": self._on_chanspy_stop,
             "Hangup": self._on_hangup,
             "ContactStatus": self._on_contact_status,
+            "UserEvent": self._on_user_event,
         }
 
     # -- entry points ---------------------------------------------------------------------------
@@ -187,8 +188,9 @@ class ChannelTracker:
             call = self._calls[channel.call_id] = CallTrack(channel.call_id, self._at(f), origin=channel)
         call.channels.add(channel.uniqueid)
         self._channels[channel.uniqueid] = channel
-        if channel is call.origin and channel.kind is ChannelKind.TRUNK:
-            self._start(call, Direction.INBOUND, f)
+        # A call from a trunk is announced at its first sign of intent (the dialplan's CtiInbound
+        # UserEvent, a phone ringing, a Dial, a room, or its end), so the DID can come from the
+        # dialplan rather than from the trunk channel's Exten.
 
     def _make_channel(self, f: Fields) -> Channel:
         kind, endpoint = classify(f["Channel"], self._extension)
@@ -237,6 +239,7 @@ class ChannelTracker:
             if channel.recording and channel.recording_file:
                 self._emit(ev.RecordingStopped(CallId(call.call_id), at, channel.recording_file))
         if not call.channels:
+            self._start_inbound(call, {"Timestamp": str(at.timestamp())})  # hung up in the IVR
             del self._calls[call.call_id]
             if call.started:
                 self._emit(ev.CallEnded(CallId(call.call_id), at, self._disposition(call), call.last_cause))
@@ -269,6 +272,7 @@ class ChannelTracker:
         if call is None:
             return
         source = self._channels.get(f.get("Uniqueid", ""))
+        self._start_inbound(call, f)
         if source is None:
             # Originate: Asterisk dials our agent's phone first, with no calling channel at all.
             if dest is call.origin:
@@ -321,6 +325,7 @@ class ChannelTracker:
         if channel is call.origin:
             return  # click-to-call: the agent's own phone rings before the customer is dialled
         channel.ringing = True
+        self._start_inbound(call, f)
         if call.started:
             call.ever_rang = True
             call.last_rang = channel.endpoint
@@ -372,7 +377,7 @@ class ChannelTracker:
                 self._at(f),
                 by=picker.endpoint,
                 from_=target.endpoint,
-                code=picker.first_exten,
+                code=picker.pickup_code or picker.first_exten,
             )
         )
 
@@ -539,6 +544,7 @@ class ChannelTracker:
         call = self._calls.get(channel.call_id)
         if call is None:
             return
+        self._start_inbound(call, f)
         if not call.started and channel is call.origin and channel.is_extension:
             self._start(call, Direction.INTERNAL, f, dialled=channel.first_exten)  # a phone dialled the room
         if call.started:
@@ -585,6 +591,18 @@ class ChannelTracker:
             return None
         call = self._started_call(spyee)
         return None if call is None else (spyer.endpoint, call)
+
+    def _on_user_event(self, f: Fields) -> None:
+        """The intent the rendered dialplan states (``cti dialplan render-asterisk``)."""
+        kind = f.get("UserEvent")
+        channel = self._channel(f)
+        if channel is None:
+            return
+        call = self._calls.get(channel.call_id)
+        if kind == "CtiInbound" and call is not None and channel is call.origin:
+            self._start_inbound(call, f, did=f.get("Did"))
+        elif kind == "CtiPickup":
+            channel.pickup_code = f.get("Code", "")
 
     def _on_contact_status(self, f: Fields) -> None:
         aor = f.get("AOR", "")
@@ -633,6 +651,14 @@ class ChannelTracker:
             return number
         return to_e164(number, self._region) or number
 
+    def _start_inbound(self, call: CallTrack, f: Fields, *, did: str | None = None) -> None:
+        if (
+            not call.started
+            and call.origin.kind is ChannelKind.TRUNK
+            and call.origin.uniqueid == call.call_id
+        ):
+            self._start(call, Direction.INBOUND, f, did=did)
+
     def _start(
         self,
         call: CallTrack,
@@ -641,6 +667,7 @@ class ChannelTracker:
         *,
         dialled: str | None = None,
         resynced: bool = False,
+        did: str | None = None,
     ) -> None:
         origin = call.origin
         call.started = True
@@ -650,7 +677,7 @@ class ChannelTracker:
             external: str | None = self._external(origin.caller_num)
             # After a transfer a re-sync sees the trunk channel's current Exten (an extension), not
             # the DID it came in on: only a phone number is taken as the DID.
-            did = to_e164(origin.first_exten, self._region)
+            did = to_e164(did or origin.first_exten, self._region)
             dialled = origin.first_exten
         else:
             caller = Party(
@@ -704,6 +731,7 @@ class ChannelTracker:
                 dialled = next(c.first_exten for c in channels if c.kind is ChannelKind.TRUNK)
             self._start(call, direction, stamp, dialled=dialled, resynced=True)
             log.info("ami_call_adopted", call_id=call.call_id, direction=direction.value)
+        self._start_inbound(call, stamp)  # a known call from a trunk still in the IVR
         if not call.started:
             return
         for channel in channels:

@@ -596,3 +596,42 @@ class TestResyncBeyondTheTraces:
 
         assert (Direction.INBOUND, "+79161234567", None) == (call.direction, call.external_number, call.did)
         assert "103" == call.answered_by
+
+
+class TestRenderedDialplanIntent:
+    """The UserEvents `cti dialplan render-asterisk` puts in the dialplan say what the call is."""
+
+    def test_the_did_comes_from_cti_inbound_when_the_trunk_delivers_to_s(self):
+        """
+        A carrier that sends every call to extension "s": the DID is what CtiInbound says.
+        """
+        run = Replay()
+        trunk = ("5.1", "PJSIP/trunk-00000001")
+        run.tracker.feed(
+            ami_event("Newchannel", *trunk, "5.1", ChannelState="4", CallerIDNum="+79161234567", Exten="s")
+        )
+        run.tracker.feed(ami_event("UserEvent", *trunk, "5.1", UserEvent="CtiInbound", Did="+74951234567"))
+        run.tracker.feed(ami_event("Hangup", *trunk, "5.1", Cause="16"))
+
+        [call] = run.ended
+        assert ("+74951234567", "+79161234567") == (call.did, call.external_number)
+
+    def test_the_pickup_code_comes_from_cti_pickup(self, traces):
+        """
+        The dialplan names the code it ran Pickup() for (here *8): that is the code on the record.
+        """
+        run = Replay()
+        for fields in trace_events(traces / "04_pickup_star11.jsonl"):
+            if fields["Event"] == "Pickup":
+                run.tracker.feed(
+                    {
+                        **{k: fields[k] for k in ("Channel", "Uniqueid", "Linkedid")},
+                        "Event": "UserEvent",
+                        "UserEvent": "CtiPickup",
+                        "Code": "*8",
+                    }
+                )
+            run.tracker.feed(fields)
+
+        [call] = run.ended
+        assert [("103", "102", "*8")] == [(p.by, p.from_, p.code) for p in call.pickups]
