@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import structlog
 
 from . import events as ev
-from .model import Call, CallId, CallState, Disposition, Pickup, Transfer
+from .model import Call, CallId, CallState, Disposition, Party, Pickup, Transfer
 
 __all__ = ["CallRegistry", "DeviceState"]
 
@@ -47,6 +47,7 @@ class CallRegistry:
     def __init__(self) -> None:
         self._calls: dict[CallId, Call] = {}
         self._devices: dict[str, DeviceState] = {}
+        self._rooms: dict[str, dict[CallId, Party]] = {}
         self._appliers: dict[type, Callable[[Call, ev.CtiEvent], Call]] = {
             ev.CallRinging: self._ringing,
             ev.RingingStopped: self._ringing_stopped,
@@ -56,7 +57,7 @@ class CallRegistry:
             ev.CallHeld: lambda c, _e: dataclasses.replace(c, state=CallState.HELD),
             ev.CallResumed: lambda c, _e: dataclasses.replace(c, state=CallState.TALKING),
             ev.ConferenceJoined: self._conference_joined,
-            ev.ConferenceLeft: lambda c, _e: c,
+            ev.ConferenceLeft: self._conference_left,
             ev.RecordingStarted: self._recording,
             ev.RecordingStopped: self._recording,
             ev.ListenerJoined: self._listener,
@@ -76,6 +77,10 @@ class CallRegistry:
     def ringing_at(self, extension: str) -> list[Call]:
         return [call for call in self._calls.values() if extension in call.ringing]
 
+    def room(self, room: str) -> list[Party]:
+        """Who is in conference *room* right now, in the order they joined."""
+        return list(self._rooms.get(room, {}).values())
+
     def devices(self) -> list[DeviceState]:
         return sorted(self._devices.values(), key=lambda device: device.extension)
 
@@ -93,6 +98,8 @@ class CallRegistry:
         call = self._appliers[type(event)](call, event)
         if call.state is CallState.ENDED:
             del self._calls[call.call_id]
+            if call.conference is not None:  # a hang-up in the room is a leave, whatever came first
+                self._leave_room(call.conference, call.call_id)
         else:
             self._calls[call.call_id] = call
         return call
@@ -162,11 +169,11 @@ class CallRegistry:
             extensions=_add(call.extensions, event.to),
         )
 
-    @staticmethod
-    def _conference_joined(call: Call, event: ev.ConferenceJoined) -> Call:
+    def _conference_joined(self, call: Call, event: ev.ConferenceJoined) -> Call:
         extensions = call.extensions
         if event.party.extension:
             extensions = _add(extensions, event.party.extension)
+        self._rooms.setdefault(event.room, {})[call.call_id] = event.party
         # The room itself answers: the call is in conversation from here, answered by nobody of ours.
         return dataclasses.replace(
             call,
@@ -175,6 +182,17 @@ class CallRegistry:
             state=CallState.TALKING,
             answered_at=call.answered_at or event.at,
         )
+
+    def _conference_left(self, call: Call, event: ev.ConferenceLeft) -> Call:
+        self._leave_room(event.room, call.call_id)
+        return call
+
+    def _leave_room(self, room: str, call_id: CallId) -> None:
+        members = self._rooms.get(room)
+        if members is not None:
+            members.pop(call_id, None)
+            if not members:
+                del self._rooms[room]
 
     @staticmethod
     def _recording(call: Call, event: ev.RecordingStarted | ev.RecordingStopped) -> Call:

@@ -635,3 +635,27 @@ class TestRenderedDialplanIntent:
 
         [call] = run.ended
         assert [("103", "102", "*8")] == [(p.by, p.from_, p.code) for p in call.pickups]
+
+
+class TestRoomMembers:
+    def test_who_is_in_room_800_as_the_parties_join_and_leave(self, traces):
+        """
+        The registry lists the room's members: the caller, then 101, then 102; empty at the end.
+        """
+        run = Replay()
+        seen = []
+        for fields in trace_events(traces / "08_conference.jsonl"):
+            run.tracker.feed(fields)
+            members = [party.extension or party.number for party in run.registry.room("800")]
+            if not seen or seen[-1] != members:
+                seen.append(members)
+
+        assert [
+            [],
+            ["+79161234567"],
+            ["+79161234567", "101"],
+            ["+79161234567", "101", "102"],
+            ["+79161234567", "102"],
+            ["102"],
+            [],
+        ] == seen
