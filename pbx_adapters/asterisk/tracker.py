@@ -609,7 +609,8 @@ class ChannelTracker:
         status = f.get("ContactStatus", "")
         if not self._extension.match(aor):
             return
-        if status in ("Created", "Reachable"):
+        # NonQualified: registered, with no OPTIONS qualify configured (trace 00); Updated: a refresh.
+        if status in ("Created", "Updated", "Reachable", "NonQualified"):
             self._emit(ev.DeviceRegistered(aor, self._at(f), contact=f.get("URI", "")))
         elif status in ("Removed", "Unreachable"):
             self._emit(ev.DeviceUnregistered(aor, self._at(f)))

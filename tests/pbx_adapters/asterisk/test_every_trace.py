@@ -141,3 +141,21 @@ async def test_the_trace_replays_to_its_records(name):
     run = await play(read_trace(TRACES / f"{name}.jsonl"))
 
     assert EXPECTED[name] == {call.call_id: fields(call) for call in run.ended}
+
+
+async def test_00_registration_is_device_state_not_a_call():
+    """
+    105 registers with digest (401, then 200) and unregisters 3 s later: registered, then not; no call.
+    """
+    from cti.events import DeviceRegistered, DeviceUnregistered
+
+    run = await play(read_trace(TRACES / "00_registration.jsonl"))
+
+    devices = [
+        (type(e).__name__, e.extension)
+        for e in run.events
+        if isinstance(e, DeviceRegistered | DeviceUnregistered)
+    ]
+    assert [("DeviceRegistered", "105"), ("DeviceUnregistered", "105")] == devices
+    assert [] == run.ended
+    assert [] == [device.extension for device in run.registry.devices() if device.registered]
