@@ -93,6 +93,53 @@ def _e164(value: Any) -> str:
 
 E164 = Annotated[str, BeforeValidator(_e164)]
 
+# Everything below ends up in Asterisk's configuration files and dialplan: a line break, a `;` or a
+# bracket there would write configuration of its own. Names are identifiers; free text is one line.
+_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
+_HOST = re.compile(r"^[A-Za-z0-9.:-]{1,253}$|^\[[0-9A-Fa-f:.]+\]$")
+_ADDRESS = re.compile(r"^[A-Za-z0-9.:/-]{1,253}$|^\[[0-9A-Fa-f:.]+\](/\d{1,3})?$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _identifier(value: Any) -> str:
+    text = str(value)
+    if not _IDENTIFIER.match(text):
+        raise ValueError(f"{text!r} is not a name (expected a letter, then letters, digits, _ or -)")
+    return text
+
+
+def _one_line(value: Any) -> str:
+    text = str(value)
+    if _CONTROL.search(text):
+        raise ValueError("contains a line break or another control character (expected one line of text)")
+    return text
+
+
+def _host(value: Any) -> str:
+    text = str(value)
+    if not _HOST.match(text):
+        raise ValueError(f"{text!r} is not a host name or IP address")
+    return text
+
+
+def _address(value: Any) -> str:
+    text = str(value)
+    if not _ADDRESS.match(text):
+        raise ValueError(f"{text!r} is not an IP address, network (a.b.c.d/nn) or host name")
+    return text
+
+
+def _credential(value: Any) -> str:
+    text = str(value)
+    if _CONTROL.search(text) or text != text.strip():
+        raise ValueError("may not contain control characters or start or end with a space")
+    return text
+
+
+Name = Annotated[str, BeforeValidator(_identifier)]
+Text = Annotated[str, BeforeValidator(_one_line)]
+Credential = Annotated[str, BeforeValidator(_credential)]
+
 
 class Target(_Spec):
     """Where a call goes: ``ext:101``, ``group:sales``, ``conference:800``, ``number:+7...``,
@@ -151,7 +198,7 @@ class Forwarding(_Spec):
 
 
 class Extension(_Spec):
-    name: str = Field(min_length=1, max_length=100)
+    name: Text = Field(min_length=1, max_length=100)
     user: str | None = None
     "The CRM login of the employee at this phone."
     secret: str | None = Field(None, min_length=8, max_length=128)
@@ -160,9 +207,14 @@ class Extension(_Spec):
     forward: Forwarding = Forwarding()
     dnd: bool = False
     recording: RecordingMode = RecordingMode.INHERIT
-    outbound: tuple[str, ...] = ("national",)
+    outbound: tuple[Name, ...] = ("national",)
     "Permission classes the phone holds; an outbound route names the class it needs."
     disabled: bool = False
+
+    @field_validator("secret")
+    @classmethod
+    def _secret_is_one_token(cls, value: str | None) -> str | None:
+        return None if value is None else _credential(value)
 
 
 class GroupStrategy(StrEnum):
@@ -173,7 +225,7 @@ class GroupStrategy(StrEnum):
 
 
 class Group(_Spec):
-    name: str | None = None
+    name: Text | None = None
     number: Dialable | None = None
     "Optional internal number that rings the group."
     strategy: GroupStrategy = GroupStrategy.RINGALL
@@ -203,25 +255,25 @@ class FeatureCodes(_Spec):
 
 
 class Conference(_Spec):
-    name: str = Field(min_length=1, max_length=100)
+    name: Text = Field(min_length=1, max_length=100)
     pin: str | None = Field(None, pattern=r"^\d{3,10}$")
 
 
 class Trunk(_Spec):
-    host: str = Field(min_length=1)
+    host: Annotated[str, BeforeValidator(_host)]
     port: int = Field(5060, ge=1, le=65535)
     transport: Literal["udp", "tcp", "tls"] = "udp"
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    username: str | None = None
-    secret: str | None = None
+    username: Credential | None = None
+    secret: Credential | None = None
     registers: bool = Field(False, alias="register")
     "``register: true``: keep a registration with the carrier (digest, refreshed before expiry)."
     numbers: tuple[E164, ...] = ()
     "The DIDs this trunk carries."
     caller_id: E164 | None = None
     "The number presented on outbound calls unless a route says otherwise."
-    allow_from: tuple[str, ...] = ()
+    allow_from: tuple[Annotated[str, BeforeValidator(_address)], ...] = ()
     "Addresses inbound calls may come from (default: the host)."
 
     @model_validator(mode="after")
@@ -344,12 +396,12 @@ class InboundRoute(_Spec):
     responsible_first: bool = False
     "A caller the CRM knows rings their responsible manager first."
     responsible_timeout: Seconds = 15
-    caller_id_name: str | None = None
+    caller_id_name: Text | None = None
     "A label put before the caller's name on the phones' displays (e.g. 'Sales line')."
 
 
 class OutboundRoute(_Spec):
-    name: str | None = None
+    name: Text | None = None
     match: tuple[str, ...] = Field(min_length=1)
     "Regular expressions over the dialled number (a match must cover the whole number)."
     strip: int = Field(0, ge=0, le=15)
@@ -357,7 +409,7 @@ class OutboundRoute(_Spec):
     prefix: str = Field("", pattern=r"^[+0-9*#]*$")
     trunk: str
     failover: str | None = None
-    permission: str = "national"
+    permission: Name = "national"
     "The class an extension must hold to use this route (see extensions' ``outbound``)."
     caller_id: E164 | None = None
 
@@ -391,16 +443,16 @@ class DialplanSpec(_Spec):
     timezone: str = "Europe/Moscow"
     default_region: str = Field("RU", min_length=2, max_length=2)
     extensions: dict[Dialable, Extension] = Field(default_factory=dict)
-    groups: dict[str, Group] = Field(default_factory=dict)
+    groups: dict[Name, Group] = Field(default_factory=dict)
     feature_codes: FeatureCodes = FeatureCodes()
     conferences: dict[Dialable, Conference] = Field(default_factory=dict)
-    trunks: dict[str, Trunk] = Field(default_factory=dict)
+    trunks: dict[Name, Trunk] = Field(default_factory=dict)
     inbound: tuple[InboundRoute, ...] = ()
     outbound: tuple[OutboundRoute, ...] = ()
     emergency: tuple[Dialable, ...] = ("112",)
     "Numbers every phone may call, whatever its permission classes."
-    schedules: dict[str, Schedule] = Field(default_factory=dict)
-    holidays: dict[str, tuple[date, ...]] = Field(default_factory=dict)
+    schedules: dict[Name, Schedule] = Field(default_factory=dict)
+    holidays: dict[Name, tuple[date, ...]] = Field(default_factory=dict)
     "Named holiday lists that schedules may refer to."
     recording: RecordingPolicy = RecordingPolicy()
 

@@ -201,7 +201,7 @@ def test_every_extension_has_an_endpoint_and_an_aor(sample, files):
         assert endpoint.get("auth") is None
         assert "cti-emergency-only" == endpoint.get("context")
     assert not [s for s in sections if s.get("type") == "auth" and s.name != "main-auth"]
-    assert "cannot register" in files["pjsip.conf"]
+    assert "no phone may register as it" in files["pjsip.conf"]
 
 
 def test_pickup_groups_are_named_after_groups_with_pickup(files):
@@ -605,3 +605,48 @@ def test_cli_refuses_an_invalid_plan_and_writes_nothing(cli_config, tmp_path, ca
     )
     assert not out.exists()
     assert "nothing was written" in capsys.readouterr().err
+
+
+class TestSecurityOfTheRenderedConfig:
+    """What the review of the renderer asked for, kept true."""
+
+    def plan(self):
+        from config.dialplan_spec import DialplanSpec
+
+        return DialplanSpec.model_validate(
+            {
+                "extensions": {
+                    "101": {"name": "With secret", "secret": "a-long-sip-secret"},
+                    "102": {"name": "No secret"},
+                    "103": {"name": "Disabled", "secret": "another-long-secret", "disabled": True},
+                },
+                "trunks": {"main": {"host": "sip.example.net", "numbers": ["+74951234567"]}},
+            }
+        )
+
+    def aor(self, pjsip: str, number: str) -> str:
+        start = pjsip.index(f"[{number}]\ntype = aor")
+        return pjsip[start : pjsip.index("\n\n", start)]
+
+    def test_only_a_phone_with_a_secret_may_register(self):
+        """
+        An extension without a secret, or disabled, gets max_contacts = 0: nobody registers as it.
+        """
+        from pbx_adapters.asterisk.render import render_asterisk
+
+        pjsip = render_asterisk(self.plan())["pjsip.conf"]
+
+        assert "max_contacts = 1" in self.aor(pjsip, "101")
+        assert "max_contacts = 0" in self.aor(pjsip, "102")
+        assert "max_contacts = 0" in self.aor(pjsip, "103")
+
+    def test_the_trunk_is_identified_by_address_only(self):
+        """
+        identify_by = ip: a caller sending From: main is not the trunk.
+        """
+        from pbx_adapters.asterisk.render import render_asterisk
+
+        pjsip = render_asterisk(self.plan())["pjsip.conf"]
+        endpoint = pjsip[pjsip.index("[main]\ntype = endpoint") :]
+
+        assert "identify_by = ip" in endpoint[: endpoint.index("\n\n")]
