@@ -351,8 +351,8 @@ def _render_asterisk(args: argparse.Namespace) -> int:
     unregistered = [number for number, ext in spec.extensions.items() if not ext.secret and not ext.disabled]
     if unregistered:
         print(
-            f"note: {', '.join(unregistered)} have no secret: no phone may register as them, and they may call emergency "
-            "numbers only (add `secret:` to the plan and render again)",
+            f"note: {', '.join(unregistered)} have no secret: no phone may register as them "
+            "(add `secret:` to the plan and render again)",
             file=sys.stderr,
         )
     return 0

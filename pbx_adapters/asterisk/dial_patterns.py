@@ -98,6 +98,9 @@ def posix_regex(regex: str) -> str:
     """*regex* (Python syntax, matched whole) as the POSIX ERE that Asterisk's ``REGEX()`` takes."""
     if re.search(r'["\';\s]|\$\{|\$\[|\(\?(?!:)', regex):
         raise RenderError(f"outbound pattern {regex!r}: Asterisk's REGEX() cannot take it")
+    if re.search(r"(?<!\\)[*+?}]\?", regex):
+        # POSIX has no lazy quantifiers: `\d{10}?` would read as "optionally ten digits" (wider).
+        raise RenderError(f"outbound pattern {regex!r}: a lazy quantifier has no POSIX form (drop the ?)")
     out: list[str] = []
     in_class = False
     for piece in re.findall(r"\\.|\(\?:|.", regex):
@@ -115,4 +118,3 @@ def posix_regex(regex: str) -> str:
     return f"^({body})$"
 
 
-# -- extensions.conf -----------------------------------------------------------------------------

@@ -476,7 +476,7 @@ class ExtensionsConf:
             names = ("_X!", "_+!", "s") if route.number == "any" else (route.number,)
             for position, name in enumerate(names):
                 exten = ctx.exten(name, "" if position else f"inbound route {route.number} ({self.source})")
-                exten.add("UserEvent(CtiInbound,Did: ${EXTEN})")
+                exten.add("UserEvent(CtiInbound,Did: ${FILTER(0-9+,${EXTEN})})")
                 exten.add(f"Gosub(cti-in-{index},s,1)")
                 exten.add("Hangup()")
             if route.number != "any":
@@ -484,7 +484,7 @@ class ExtensionsConf:
                 alias.add(f"Goto({route.number},1)")
         if "any" not in seen:
             exten = ctx.exten("_X!", "no route for this DID (and no 'any' route)")
-            exten.add("UserEvent(CtiInbound,Did: ${EXTEN})")
+            exten.add("UserEvent(CtiInbound,Did: ${FILTER(0-9+,${EXTEN})})")
             exten.add("Hangup(1)")
 
     def inbound_route(self, index: int, route: InboundRoute) -> None:

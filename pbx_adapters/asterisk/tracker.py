@@ -511,7 +511,7 @@ class ChannelTracker:
         channel = self._channel(f)
         if channel is not None and channel.recording:
             channel.recording = False
-            if channel.recording_file:
+            if channel.recording_file and self._started_call(channel) is not None:
                 self._emit(ev.RecordingStopped(CallId(channel.call_id), self._at(f), channel.recording_file))
 
     def _on_cdr(self, f: Fields) -> None:

@@ -650,3 +650,36 @@ class TestSecurityOfTheRenderedConfig:
         endpoint = pjsip[pjsip.index("[main]\ntype = endpoint") :]
 
         assert "identify_by = ip" in endpoint[: endpoint.index("\n\n")]
+
+
+def test_a_lazy_quantifier_is_refused_not_widened():
+    """
+    POSIX has no lazy quantifiers: ^8\\d{10}?$ would match "8" alone there; it is refused instead.
+    """
+    import pytest
+
+    from pbx_adapters.asterisk.dial_patterns import RenderError, posix_regex
+
+    with pytest.raises(RenderError, match="lazy quantifier"):
+        posix_regex(r"^8\d{10}?$")
+
+
+def test_the_did_in_the_user_event_is_digits_only():
+    """
+    The carrier's digits are filtered before they go into an AMI event (no header injection).
+    """
+    from config.dialplan_spec import DialplanSpec
+    from pbx_adapters.asterisk.render import render_asterisk
+
+    plan = DialplanSpec.model_validate(
+        {
+            "extensions": {"101": {"name": "A", "secret": "a-long-sip-secret"}},
+            "trunks": {"main": {"host": "sip.example.net", "numbers": ["+74951234567"]}},
+            "inbound": [{"number": "+74951234567", "to": "ext:101"}],
+        }
+    )
+
+    conf = render_asterisk(plan)["extensions.conf"]
+
+    assert "UserEvent(CtiInbound,Did: ${FILTER(0-9+,${EXTEN})})" in conf
+    assert "Did: ${EXTEN})" not in conf
