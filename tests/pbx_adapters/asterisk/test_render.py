@@ -287,7 +287,7 @@ def test_extension_forwards(files):
 def test_inbound_routes_by_did_with_a_user_event(files):
     trunk = read_dialplan(files["extensions.conf"])["from-trunk"]
     assert [
-        "UserEvent(CtiInbound,Did: ${EXTEN})",
+        "UserEvent(CtiInbound,Did: ${FILTER(0-9+,${EXTEN})})",
         "Gosub(cti-in-1,s,1)",
         "Hangup()",
     ] == _app_lines(trunk["+74951234567"])
@@ -516,7 +516,7 @@ def test_hash_transfer_prefix_moves_the_other_codes_to_star(edge):
 
 def test_no_inbound_any_route_rejects_unknown_dids(edge):
     trunk = read_dialplan(render_asterisk(edge)["extensions.conf"])["from-trunk"]
-    assert ["UserEvent(CtiInbound,Did: ${EXTEN})", "Hangup(1)"] == _app_lines(trunk["_X!"])
+    assert ["UserEvent(CtiInbound,Did: ${FILTER(0-9+,${EXTEN})})", "Hangup(1)"] == _app_lines(trunk["_X!"])
 
 
 def test_a_regex_asterisk_cannot_take_is_refused(edge):
