@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import signal
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 
 import structlog
 from aiohttp import WSCloseCode, web
@@ -183,14 +183,35 @@ def _sync_asterisk_config(app: web.Application, pbx: PbxControl) -> Callable[[],
     if not isinstance(pbx, AsteriskPbx):
         return lambda: None
     sync = AsteriskConfigSync(pbx.ami, directory, render_asterisk)
-    pending: set[asyncio.Task[bool]] = set()
+    plan = app[keys.PLAN]
+    pending: set[asyncio.Task[None]] = set()
 
-    def on_swap(_old: PlanSnapshot, new: PlanSnapshot) -> None:
-        task = asyncio.get_running_loop().create_task(sync.apply(new.spec), name="asterisk-config-sync")
+    def run(coroutine: Coroutine[object, object, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine, name="asterisk-config-sync")
         pending.add(task)
+        _watch(task)
         task.add_done_callback(pending.discard)
 
-    return app[keys.PLAN].subscribe(on_swap)
+    async def apply(snapshot: PlanSnapshot) -> None:
+        await sync.apply(snapshot.spec)
+
+    async def when_connected() -> None:
+        # A plan applied while the daemon was down (or a crash before the sync) reaches Asterisk
+        # once the link is up; the port offers no "connected" signal, so look once a second.
+        while not pbx.connected:  # noqa: ASYNC110
+            await asyncio.sleep(1.0)
+        if not plan.current.is_empty:
+            await apply(plan.current)
+
+    run(when_connected())
+    unsubscribe = plan.subscribe(lambda _old, new: run(apply(new)))
+
+    def stop() -> None:
+        unsubscribe()
+        for task in pending:
+            task.cancel()
+
+    return stop
 
 
 async def screenpop_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -1,16 +1,18 @@
 """Keep Asterisk's configuration equal to the running dialplan: render, write, reload over AMI.
 
-Each time a plan is applied, its rendered files replace the ones in ``ami.config_dir`` (each file
-atomically), and Asterisk reloads the modules that read them. If Asterisk refuses a reload (or
-cannot be reached), the previous files are put back, so the configuration on disk is always one
-Asterisk has accepted; the refusal is logged with Asterisk's reason.
+Each time a plan is applied (and once the AMI link is up after start-up), its rendered files
+replace the ones in ``ami.config_dir`` (each file atomically, mode 0640), and Asterisk reloads the
+modules that read them. If rendering fails, or Asterisk refuses a reload or cannot be reached, the
+previous files are put back and the modules reloaded from them again, so the configuration on disk
+is always one Asterisk has accepted; the failure is logged with its reason. (Many Asterisk modules
+answer ``Reload`` with Success even when their file has errors: the refusal check catches what
+Asterisk reports, not every mistake in a file.)
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import tempfile
+import contextlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from config.dialplan_spec import DialplanSpec
 from cti.errors import PbxActionFailed, PbxUnavailable
 
 from .ami import AmiConnection
+from .render import write_config
 
 __all__ = ["RELOADS", "AsteriskConfigSync", "Renderer"]
 
@@ -40,16 +43,21 @@ class AsteriskConfigSync:
         self._lock = asyncio.Lock()
 
     async def apply(self, spec: DialplanSpec) -> bool:
-        """Write the plan's files and reload Asterisk; on refusal restore the old files. True if applied."""
+        """Write the plan's files and reload Asterisk; on failure restore the old ones. True if applied."""
         async with self._lock:
-            files = dict(self._render(spec))
-            previous = {name: _read(self._directory / name) for name in files}
-            _write(self._directory, files)
             try:
-                for module in RELOADS:
-                    await self._ami.send({"Action": "Reload", "Module": module})
+                files = await asyncio.to_thread(lambda: dict(self._render(spec)))
+            except Exception as exc:  # a plan the renderer cannot carry: Asterisk keeps what it has
+                log.error("asterisk_config_not_rendered", directory=str(self._directory), error=str(exc))
+                return False
+            previous = await asyncio.to_thread(_read_all, self._directory, files)
+            await asyncio.to_thread(write_config, files, self._directory)
+            try:
+                await self._reload()
             except (PbxUnavailable, PbxActionFailed) as exc:
-                _restore(self._directory, previous)
+                await asyncio.to_thread(_restore, self._directory, previous)
+                with contextlib.suppress(PbxUnavailable, PbxActionFailed):
+                    await self._reload()  # modules reloaded before the refusal read the new files
                 log.error(
                     "asterisk_config_refused",
                     directory=str(self._directory),
@@ -60,31 +68,23 @@ class AsteriskConfigSync:
             log.info("asterisk_config_applied", directory=str(self._directory), files=sorted(files))
             return True
 
-
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
+    async def _reload(self) -> None:
+        for module in RELOADS:
+            await self._ami.send({"Action": "Reload", "Module": module})
 
 
-def _write(directory: Path, files: Mapping[str, str]) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, content in files.items():
-        handle, temp = tempfile.mkstemp(prefix=f".{name}.", dir=directory)
+def _read_all(directory: Path, names: Mapping[str, str]) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for name in names:
         try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.write(content)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temp, directory / name)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+            out[name] = (directory / name).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            out[name] = None
+    return out
 
 
 def _restore(directory: Path, previous: Mapping[str, str | None]) -> None:
-    _write(directory, {name: text for name, text in previous.items() if text is not None})
+    write_config({name: text for name, text in previous.items() if text is not None}, directory)
     for name, text in previous.items():
         if text is None:
             (directory / name).unlink(missing_ok=True)

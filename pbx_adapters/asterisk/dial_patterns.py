@@ -116,5 +116,3 @@ def posix_regex(regex: str) -> str:
     body = "".join(out).removeprefix("^")
     body = body[:-1] if body.endswith("$") and not body.endswith("\\$") else body
     return f"^({body})$"
-
-

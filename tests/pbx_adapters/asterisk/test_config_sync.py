@@ -76,3 +76,57 @@ class TestAsteriskConfigSync:
 
         assert applied is False
         assert [] == list(tmp_path.iterdir())
+
+    async def test_a_plan_the_renderer_cannot_carry_changes_nothing(self, tmp_path):
+        """
+        Rendering fails (say, a regex Asterisk cannot take): logged, no file touched, no reload.
+        """
+        from structlog.testing import capture_logs
+
+        def broken(_spec):
+            raise ValueError("outbound pattern '\\\\w+': Asterisk's REGEX() cannot take it")
+
+        link = AmiConnection(settings(1), lambda event: None)
+        with capture_logs() as logs:
+            applied = await AsteriskConfigSync(link, tmp_path, broken).apply(PLAN)
+
+        assert applied is False
+        assert [] == list(tmp_path.iterdir())
+        assert "asterisk_config_not_rendered" in [entry["event"] for entry in logs]
+
+    async def test_after_a_refusal_asterisk_reloads_the_restored_files(self, tmp_path):
+        """
+        pbx_config already read the new extensions.conf when res_pjsip refused: the modules are
+        reloaded again from the restored files, so Asterisk runs what is on disk.
+        """
+        reloaded = []
+
+        async def reply(connection, fields, writer):
+            if fields["Action"] == "Reload":
+                reloaded.append(fields["Module"])
+                if fields["Module"] == "res_pjsip.so" and reloaded.count("res_pjsip.so") == 1:
+                    writer.write(wire(Response="Error", ActionID=fields["ActionID"], Message="Reload failed"))
+                    return
+            await answer(fields, writer)
+
+        async with ScriptedAmi(reply) as peer:
+            link = await connected(peer)
+            await AsteriskConfigSync(link, tmp_path, render).apply(PLAN)
+            await link.stop()
+
+        assert ["pbx_config.so", "res_pjsip.so", *RELOADS] == reloaded
+
+    async def test_files_are_readable_by_the_asterisk_group_only(self, tmp_path):
+        """
+        pjsip.conf holds passwords: 0640, like `cti dialplan render-asterisk` writes it.
+        """
+
+        async def reply(connection, fields, writer):
+            await answer(fields, writer)
+
+        async with ScriptedAmi(reply) as peer:
+            link = await connected(peer)
+            await AsteriskConfigSync(link, tmp_path, render).apply(PLAN)
+            await link.stop()
+
+        assert 0o640 == (tmp_path / "pjsip.conf").stat().st_mode & 0o777
