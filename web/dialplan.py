@@ -341,6 +341,10 @@ class DialplanService:
             raise PlanChanged(current.version)
         async with self._sessionmaker() as session:
             latest = await dialplans.latest_version(session)
+            if expected_sha is not None and latest is not None and latest.sha256 not in (expected_sha, sha):
+                # Another process (`cti dialplan apply` not yet signalled here) recorded a newer plan
+                # than the one this editor started from: do not silently replace it.
+                raise PlanChanged(latest.id)
             if latest is not None and latest.sha256 == sha:
                 # Recorded already, by another process (`cti dialplan apply` then SIGHUP): run it.
                 await asyncio.to_thread(replace_file, self.path, data)

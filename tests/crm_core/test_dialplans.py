@@ -409,6 +409,22 @@ class TestApply:
 
         assert 1 == len(await versions(sessionmaker))
 
+    async def test_an_editor_does_not_overwrite_a_cli_apply_this_daemon_has_not_loaded(
+        self, service, running, sessionmaker, cti_settings
+    ):
+        """
+        `cti dialplan apply` (another process) recorded version 1; this daemon still runs the
+        empty plan the editor started from: the editor's apply is refused, not silently on top.
+        """
+        started_from = running.sha256
+        cli = DialplanService(sessionmaker, RunningPlan(), cti_settings)
+        await cli.apply(plan(), actor="cli:root", source="cli")
+
+        with pytest.raises(PlanChanged, match="someone applied version 1 meanwhile"):
+            await service.apply(plan("Mine"), actor="root", source="web", expected_sha=started_from)
+
+        assert 1 == len(await versions(sessionmaker))
+
     async def test_a_failing_subscriber_does_not_undo_the_apply(self, service, running):
         """
         A PBX adapter that raises on the swap is logged; the new plan runs regardless.
