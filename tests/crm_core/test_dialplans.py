@@ -23,31 +23,9 @@ from crm_core.errors import Invalid, NotFound
 from crm_core.migrate import alembic_config, upgrade
 from crm_core.models import AuditEntry, DialplanVersion, User
 from cti.plan import EMPTY_PLAN, RunningPlan, text_sha256
+from tests.dialplans import INVALID, plan
 from web import atomic_file
 from web.dialplan import DialplanInvalid, DialplanService, PlanChanged
-
-PLAN = """\
-timezone: Europe/Moscow
-extensions:
-  "101": {{name: {name}, user: ivanov}}
-  "102": {{name: Petr Petrov, user: petrov}}
-groups:
-  sales: {{members: ["101", "102"]}}
-trunks:
-  main: {{host: sip.example.net, numbers: ["+74951234567"]}}
-inbound:
-  - {{number: "+74951234567", to: "group:sales"}}
-"""
-INVALID = """\
-timezone: Europe/Moscow
-extensions:
-  "101": {name: Ivan Ivanov, mobile: "not a number"}
-"""
-
-
-def plan(name: str = "Ivan Ivanov") -> str:
-    """A valid plan; different names give different texts."""
-    return PLAN.format(name=name)
 
 
 @pytest.fixture(name="dialplan_path")

@@ -14,33 +14,12 @@ from sqlalchemy import select
 from structlog.testing import capture_logs
 
 from crm_core.models import AuditEntry, DialplanVersion, User
+from tests.dialplans import INVALID, plan
 from web import keys
 from web.app import create_app
 from web.auth import CSRF_HEADER, SESSION_COOKIE
 
 from .conftest import fake_pbx_factory
-
-PLAN = """\
-timezone: Europe/Moscow
-extensions:
-  "101": {{name: {name}, user: ivanov}}
-  "102": {{name: Petr Petrov, user: petrov}}
-groups:
-  sales: {{members: ["101", "102"]}}
-trunks:
-  main: {{host: sip.example.net, numbers: ["+74951234567"]}}
-inbound:
-  - {{number: "+74951234567", to: "group:sales"}}
-"""
-INVALID = """\
-timezone: Europe/Moscow
-extensions:
-  "101": {name: Ivan Ivanov, mobile: "not a number"}
-"""
-
-
-def plan(name: str = "Ivan Ivanov") -> str:
-    return PLAN.format(name=name)
 
 
 @pytest.fixture(name="dialplan_path")
