@@ -195,18 +195,19 @@ def _sync_asterisk_config(app: web.Application, pbx: PbxControl) -> Callable[[],
     async def apply(snapshot: PlanSnapshot) -> None:
         await sync.apply(snapshot.spec)
 
-    async def when_connected() -> None:
-        # A plan applied while the daemon was down (or a crash before the sync) reaches Asterisk
-        # once the link is up; the port offers no "connected" signal, so look once a second.
-        while not pbx.connected:  # noqa: ASYNC110
-            await asyncio.sleep(1.0)
+    def on_login() -> None:
+        # After every (re)login: a plan applied while the link was down, or an Asterisk restarted
+        # from older files, is brought in step.
         if not plan.current.is_empty:
-            await apply(plan.current)
+            run(apply(plan.current))
 
-    run(when_connected())
+    stop_login = pbx.on_login(on_login)
+    if pbx.connected:
+        on_login()
     unsubscribe = plan.subscribe(lambda _old, new: run(apply(new)))
 
     def stop() -> None:
+        stop_login()
         unsubscribe()
         for task in pending:
             task.cancel()

@@ -36,8 +36,9 @@ class AsteriskPbx(AsteriskControl):
             region=settings.crm.default_region,
             extension_pattern=settings.ami.extension_pattern,
         )
-        self.ami = AmiConnection(settings.ami, self._on_event, on_login=self._resync)
+        self.ami = AmiConnection(settings.ami, self._on_event, on_login=self._logged_in)
         super().__init__(self.ami, self.tracker, settings.ami)
+        self._login_listeners: list[Callable[[], None]] = []
 
     @property
     def connected(self) -> bool:
@@ -48,6 +49,19 @@ class AsteriskPbx(AsteriskControl):
 
     async def stop(self) -> None:
         await self.ami.stop()
+
+    def on_login(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call *listener* after every login (the first and each after a reconnect); returns its remover."""
+        self._login_listeners.append(listener)
+        return lambda: self._login_listeners.remove(listener) if listener in self._login_listeners else None
+
+    def _logged_in(self) -> None:
+        self._resync()
+        for listener in tuple(self._login_listeners):
+            try:
+                listener()
+            except Exception:
+                log.exception("ami_login_listener_failed")
 
     def _on_event(self, fields: AmiEvent) -> None:
         self.tracker.feed(fields)

@@ -361,3 +361,28 @@ class TestCallControl:
         """
         with pytest.raises(PbxActionFailed, match="extension 102 is not on call"):
             await self.run(traces, "blind_transfer", self.CALL, "103", by="102")
+
+
+class TestLoginListeners:
+    async def test_listeners_hear_every_login_including_after_a_reconnect(self):
+        """
+        The link drops once: the listener is called for the first login and again after the reconnect.
+        """
+        from config.settings import Settings
+        from pbx_adapters.asterisk.pbx import AsteriskPbx
+
+        async def reply(connection, fields, writer):
+            if fields["Action"] == "CoreShowChannels" and connection == 1:
+                writer.close()  # the link drops right after the first login
+                return
+            await answer(fields, writer)
+
+        async with ScriptedAmi(reply) as peer:
+            pbx = AsteriskPbx(Settings(ami=settings(peer.port)), lambda event: None)
+            logins = []
+            pbx.on_login(lambda: logins.append(pbx.ami.logins))
+            await pbx.start()
+            await until(lambda: len(logins) == 2)
+            await pbx.stop()
+
+        assert [1, 2] == logins
