@@ -1,6 +1,7 @@
 """Keep Asterisk's configuration equal to the running dialplan: render, write, reload over AMI.
 
-Each time a plan is applied (and once the AMI link is up after start-up), its rendered files
+Each time a plan is applied (and after every AMI login, so a restarted Asterisk or a plan applied
+while the link was down is brought in step), its rendered files
 replace the ones in ``ami.config_dir`` (each file atomically, mode 0640), and Asterisk reloads the
 modules that read them. If rendering fails, or Asterisk refuses a reload or cannot be reached, the
 previous files are put back and the modules reloaded from them again, so the configuration on disk
