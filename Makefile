@@ -5,8 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-# Debian packages the tests drive for real (real peers, real codecs, a real browser).
-APT_TEST_PACKAGES := ffmpeg sox
+# Debian packages the tests drive for real: Chromium for the pages, ffmpeg for the recordings.
+APT_TEST_PACKAGES := chromium ffmpeg
 
 .PHONY: run test lint bench install install-test apt-test services clean
 
