@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import math
 import struct
-import warnings
 import wave
 from pathlib import Path
 
 import pytest
-
-# pydub imports the stdlib audioop, deprecated since 3.11 (the audioop-lts backport takes over on
-# 3.13); import it once here so `filterwarnings = error` does not fail the collection.
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import pydub  # noqa: F401
 
 
 def write_sine(path: Path, seconds: float, *, rate: int = 8000, freq: float = 440.0) -> Path:
