@@ -18,6 +18,8 @@ from pathlib import Path
 
 import structlog
 
+from config.files import fsync_directory
+
 from . import naming
 from .convert import DISK_FULL_ERRNOS, Converter, load_audio
 from .errors import ConversionFailed, StorageFull
@@ -192,14 +194,6 @@ def _temp_for(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp")
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
@@ -222,7 +216,7 @@ def _copy_verified(src: Path, dst: Path) -> str:
         if _sha256(tmp) != digest.hexdigest():
             raise OSError(f"copy of {src} does not match its source")
         tmp.replace(dst)
-        _fsync_dir(dst.parent)
+        fsync_directory(dst.parent)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -235,7 +229,7 @@ def _finish(tmp: Path, dst: Path) -> str:
         os.fsync(f.fileno())
     digest = _sha256(tmp)
     tmp.replace(dst)
-    _fsync_dir(dst.parent)
+    fsync_directory(dst.parent)
     return digest
 
 

@@ -18,7 +18,7 @@ the history, because it swaps last.
 The lock is an ``asyncio.Lock`` (one apply at a time in this daemon) plus ``flock`` on the file's
 directory (one at a time across processes: ``cti dialplan apply`` beside the daemon). The locked
 part runs shielded, so a cancelled request cannot stop an apply between its file write and commit.
-The file writes and the directory lock themselves are in :mod:`web.atomic_file`.
+The file writes and the directory lock themselves are in :mod:`config.files`.
 """
 
 from __future__ import annotations
@@ -38,14 +38,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config.dialplan import DialplanError, Issue, parse_dialplan
 from config.dialplan_spec import DialplanSpec
+from config.files import DirectoryBusy, lock_directory, replace_file, restore_file, unlock_directory
 from config.settings import Settings
 from crm_core import audit, dialplans
 from crm_core.dialplans import VersionInfo
 from crm_core.models import DialplanSource
 from cti.plan import PlanSnapshot, RunningPlan, text_sha256
 from cti.routing import CallFacts, call_facts
-
-from .atomic_file import DirectoryBusy, lock_directory, replace_file, restore_file, unlock_directory
 
 __all__ = [
     "ApplyResult",

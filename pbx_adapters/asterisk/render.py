@@ -13,8 +13,6 @@ borrows a phone's permissions. ``responsible_first`` needs the CRM at call time 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from config.dialplan_spec import (
     DialplanSpec,
 )
+from config.files import write_atomically
 from config.settings import Settings
 
 from .dial_patterns import RenderError, asterisk_patterns, posix_regex
@@ -127,18 +126,9 @@ def render_asterisk(
 
 def write_config(files: Mapping[str, str], out: Path) -> list[Path]:
     """Write *files* into *out* (created if missing), each atomically; other files there stay."""
-    out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, content in files.items():
         target = out / name
-        handle, temp = tempfile.mkstemp(prefix=f".{name}.", dir=out)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                stream.write(content)
-            os.chmod(temp, 0o640)  # pjsip.conf holds SIP passwords
-            os.replace(temp, target)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+        write_atomically(target, content.encode("utf-8"), mode=0o640)  # pjsip.conf holds SIP passwords
         written.append(target)
     return written

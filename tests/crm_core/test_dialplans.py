@@ -17,6 +17,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from config import files as atomic_file
 from config.settings import Settings
 from crm_core import audit, dialplans
 from crm_core.errors import Invalid, NotFound
@@ -24,7 +25,6 @@ from crm_core.migrate import alembic_config, upgrade
 from crm_core.models import AuditEntry, DialplanVersion, User
 from cti.plan import EMPTY_PLAN, RunningPlan, text_sha256
 from tests.dialplans import INVALID, plan
-from web import atomic_file
 from web.dialplan import DialplanInvalid, DialplanService, PlanChanged
 
 

@@ -1,11 +1,12 @@
-"""Durable file replacement and a cross-process directory lock, for files a daemon and a CLI both write.
+"""Durable file writes and a cross-process directory lock, for files the CLI and the daemon share.
 
 :func:`replace_file` makes a path hold new bytes atomically (temp file in the same directory, fsync,
 ``os.replace``, fsync the directory) and returns what it held before, so :func:`restore_file` can put
 that back if what the write belonged to fails later. :func:`lock_directory` takes ``flock`` on the
 file's directory (no stray lock file) with non-blocking tries until a timeout, so a cancelled wait
 never leaves a thread behind that takes the lock later. The file functions block: run them in a
-worker thread (``asyncio.to_thread``). Used by :class:`web.dialplan.DialplanService`.
+worker thread (``asyncio.to_thread``). Used for the dialplan file, the Asterisk configuration
+rendered from it, and the recordings store.
 """
 
 from __future__ import annotations
@@ -97,13 +98,17 @@ def restore_file(path: Path, previous: bytes | None) -> None:
         write_atomically(target, previous)
 
 
-def write_atomically(target: Path, data: bytes) -> None:
-    """Temp file in the same directory, fsync, rename over the target, fsync the directory."""
+def write_atomically(target: Path, data: bytes, *, mode: int | None = None) -> None:
+    """Temp file in the same directory, fsync, rename over the target, fsync the directory.
+
+    The file keeps its current permissions unless *mode* is given (a new file gets 0644).
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        mode = stat.S_IMODE(target.stat().st_mode)
-    except FileNotFoundError:
-        mode = 0o644
+    if mode is None:
+        try:
+            mode = stat.S_IMODE(target.stat().st_mode)
+        except FileNotFoundError:
+            mode = 0o644
     fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
