@@ -8,6 +8,7 @@ whole plan (unknown targets, duplicates, collisions with feature codes, loops...
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, time
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -101,31 +102,27 @@ _ADDRESS = re.compile(r"^[A-Za-z0-9.:/-]{1,253}$|^\[[0-9A-Fa-f:.]+\](/\d{1,3})?$
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _identifier(value: Any) -> str:
-    text = str(value)
-    if not _IDENTIFIER.match(text):
-        raise ValueError(f"{text!r} is not a name (expected a letter, then letters, digits, _ or -)")
-    return text
+def _matching(pattern: re.Pattern[str], problem: str) -> Callable[[Any], str]:
+    """A validator: the text must match *pattern*, else ``'<text>' <problem>``."""
+
+    def check(value: Any) -> str:
+        text = str(value)
+        if not pattern.match(text):
+            raise ValueError(f"{text!r} {problem}")
+        return text
+
+    return check
+
+
+_identifier = _matching(_IDENTIFIER, "is not a name (expected a letter, then letters, digits, _ or -)")
+_host = _matching(_HOST, "is not a host name or IP address")
+_address = _matching(_ADDRESS, "is not an IP address, network (a.b.c.d/nn) or host name")
 
 
 def _one_line(value: Any) -> str:
     text = str(value)
     if _CONTROL.search(text):
         raise ValueError("contains a line break or another control character (expected one line of text)")
-    return text
-
-
-def _host(value: Any) -> str:
-    text = str(value)
-    if not _HOST.match(text):
-        raise ValueError(f"{text!r} is not a host name or IP address")
-    return text
-
-
-def _address(value: Any) -> str:
-    text = str(value)
-    if not _ADDRESS.match(text):
-        raise ValueError(f"{text!r} is not an IP address, network (a.b.c.d/nn) or host name")
     return text
 
 

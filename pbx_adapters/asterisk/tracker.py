@@ -466,16 +466,17 @@ class ChannelTracker:
         return None
 
     def _on_hold(self, f: Fields) -> None:
-        channel = self._channel(f)
-        call = self._started_call(channel) if channel is not None else None
-        if channel is not None and call is not None and channel.is_extension:
-            self._emit(ev.CallHeld(CallId(call.call_id), self._at(f), channel.endpoint))
+        self._hold_changed(f, ev.CallHeld)
 
     def _on_unhold(self, f: Fields) -> None:
+        self._hold_changed(f, ev.CallResumed)
+
+    def _hold_changed(self, f: Fields, event: type[ev.CallHeld | ev.CallResumed]) -> None:
+        """One of our phones put its call on hold, or took it off: who, on which call."""
         channel = self._channel(f)
         call = self._started_call(channel) if channel is not None else None
         if channel is not None and call is not None and channel.is_extension:
-            self._emit(ev.CallResumed(CallId(call.call_id), self._at(f), channel.endpoint))
+            self._emit(event(CallId(call.call_id), self._at(f), channel.endpoint))
 
     def _on_bridge_enter(self, f: Fields) -> None:
         channel = self._channel(f)

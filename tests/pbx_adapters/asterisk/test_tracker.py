@@ -659,3 +659,22 @@ class TestRoomMembers:
             ["102"],
             [],
         ] == seen
+
+
+class TestHold:
+    def test_hold_then_resume_moves_the_call_state(self, traces):
+        """
+        101 holds the answered caller and takes the call back: held, then talking again.
+        """
+        from cti.model import CallState
+
+        run = Replay()
+        run.feed_file(traces / "02_inbound_answered.jsonl", limit=60)  # answered by 101
+        phone = ("1795751289.4", "PJSIP/101-00000003")
+
+        run.tracker.feed(ami_event("Hold", *phone, "1795751289.3"))
+        held = run.registry.get("1795751289.3").state
+        run.tracker.feed(ami_event("Unhold", *phone, "1795751289.3"))
+
+        assert (CallState.HELD, CallState.TALKING) == (held, run.registry.get("1795751289.3").state)
+        assert ["CallHeld", "CallResumed"] == run.kinds()[-2:]
