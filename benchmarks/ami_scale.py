@@ -19,14 +19,11 @@ import tracemalloc
 from itertools import zip_longest
 from pathlib import Path
 
-from panoramisk.ami_protocol import AMIProtocol
-
 from cti.bus import EventBus
 from cti.registry import CallRegistry
-from pbx_adapters.asterisk.ami import _Protocol
 from pbx_adapters.asterisk.tracker import ChannelTracker
 
-from .ami_throughput import _Factory, _Transport
+from .ami_throughput import chunks_of, panoramisk, pipeline
 
 TRACES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "ami-traces"
 CONCURRENT = 1000
@@ -75,35 +72,6 @@ def _tracker_alone(events: list[dict[str, str]]) -> float:
     return time.perf_counter() - start
 
 
-async def _pipeline(data: bytes) -> tuple[float, int]:
-    bus = EventBus(CallRegistry(), queue_size=10_000_000)
-    tracker = ChannelTracker(bus.publish)
-    protocol = _Protocol()
-    protocol.connection_made(_Transport())
-    protocol.version = "11.0.0"
-    protocol.sink = tracker.feed
-    chunks = [data[i : i + 4096] for i in range(0, len(data), 4096)]
-    async with bus.subscribe("crm") as queue:
-        start = time.perf_counter()
-        for chunk in chunks:
-            protocol.data_received(chunk)
-        elapsed = time.perf_counter() - start
-        return elapsed, queue.pending
-
-
-def _panoramisk(data: bytes) -> float:
-    protocol = AMIProtocol()
-    protocol.connection_made(_Transport())
-    protocol.factory = _Factory()
-    protocol.version = "11.0.0"
-    protocol.encoding = "utf8"
-    chunks = [data[i : i + 4096] for i in range(0, len(data), 4096)]
-    start = time.perf_counter()
-    for chunk in chunks:
-        protocol.data_received(chunk)
-    return time.perf_counter() - start
-
-
 def _memory_at_peak(events: list[dict[str, str]]) -> tuple[int, int]:
     """Bytes held by tracker + registry when the most calls are live, and how many are."""
     gc.collect()
@@ -125,8 +93,9 @@ def main() -> None:
     events = build_stream()
     data = _wire(events)
     tracker_s = min(_tracker_alone(events) for _ in range(3))
-    pipeline_s, cti_events = min(asyncio.run(_pipeline(data)) for _ in range(3))
-    panoramisk_s = min(_panoramisk(data) for _ in range(3))
+    chunks = chunks_of(data)
+    pipeline_s, cti_events = min(asyncio.run(pipeline(chunks, rounds=1)) for _ in range(3))
+    panoramisk_s = min(panoramisk(chunks, rounds=1) for _ in range(3))
     held, most = _memory_at_peak(events)
     n = len(events)
     print(f"AMI at scale ({n:,} events, {CONCURRENT:,} interleaved calls from the recorded traces)")
