@@ -1,0 +1,1 @@
+"""Moving CRM data in and out: CSV and Excel import with mapping and dry run, CSV export."""
