@@ -24,13 +24,15 @@ FILES = 10
 MINUTES = 5
 
 
-def _make_sources(directory: Path) -> list[Path]:
-    first = directory / "0.wav"
+def make_wav(path: Path) -> Path:
+    """Write a MINUTES-long 8 kHz mono sine WAV (what MixMonitor writes) with ffmpeg."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(  # noqa: S603
         [  # noqa: S607 - ffmpeg from PATH, as pydub itself runs it
             "ffmpeg",
             "-loglevel",
             "error",
+            "-y",
             "-f",
             "lavfi",
             "-i",
@@ -39,10 +41,15 @@ def _make_sources(directory: Path) -> list[Path]:
             "8000",
             "-ac",
             "1",
-            str(first),
+            str(path),
         ],
         check=True,
     )
+    return path
+
+
+def _make_sources(directory: Path) -> list[Path]:
+    first = make_wav(directory / "0.wav")
     sources = [first]
     for i in range(1, FILES):
         sources.append(directory / f"{i}.wav")

@@ -25,8 +25,10 @@ __all__ = [
     "LoggingSettings",
     "PbxMode",
     "RecordingSettings",
+    "RetentionPolicy",
     "Settings",
     "SettingsError",
+    "SipSettings",
     "WebSettings",
     "load_settings",
 ]
@@ -44,6 +46,8 @@ class _Section(BaseModel):
 
 class PbxMode(StrEnum):
     ASTERISK = "asterisk"
+    EMBEDDED = "embedded"
+    "Our own SIP PBX (pbx_adapters/sip): phones register to the daemon itself."
     NONE = "none"
 
 
@@ -80,8 +84,34 @@ class AmiSettings(_Section):
         return value
 
 
+class SipSettings(_Section):
+    """The embedded SIP PBX (``pbx.mode: embedded``)."""
+
+    host: str = Field("0.0.0.0", description="Address to listen on for SIP and RTP.")  # noqa: S104
+    port: int = Field(5060, ge=0, le=65535, description="SIP port (UDP, and TCP when enabled); 0 picks one.")
+    tcp: bool = Field(True, description="Also accept SIP over TCP (phones switch to it above ~1300 bytes).")
+    advertise: str = Field(
+        "", description="Address put in Via, Contact and SDP; empty: the listen address, or the primary one."
+    )
+    rtp_port_min: int = Field(20000, ge=1024, le=65534)
+    rtp_port_max: int = Field(20999, ge=1025, le=65535)
+    latch_only: bool = Field(
+        False, description="Send RTP only where a phone's packets came from, never to an SDP address first."
+    )
+    realm: str = Field("cti", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    min_expires: int = Field(60, ge=1, description="Registrations asking for less get 423.")
+    max_expires: int = Field(3600, ge=60, description="Registrations asking for more are cut to this.")
+    max_contacts: int = Field(5, ge=1, le=50, description="Phones per extension.")
+    max_auth_failures: int = Field(5, ge=1, description="Wrong passwords from one address, then blocked.")
+    failure_window: float = Field(60.0, gt=0, description="Seconds over which failures are counted.")
+    block_seconds: float = Field(300.0, gt=0, description="How long a blocked address is ignored.")
+    rtp_timeout: float = Field(
+        60.0, ge=0, description="Hang up a call whose phone sent no audio this long (gone, no BYE); 0: never."
+    )
+
+
 class PbxSettings(_Section):
-    mode: PbxMode = PbxMode.ASTERISK
+    mode: PbxMode = PbxMode.EMBEDDED
     id: str = Field("main", min_length=1, max_length=40, description="Names this PBX in call records.")
 
 
@@ -103,10 +133,47 @@ class WebSettings(_Section):
     secret_key_file: Path = Path("var/secret_key")
     cookie_secure: bool = False
     session_hours: int = Field(12, ge=1, le=24 * 30)
+    default_locale: Literal["en", "ru"] = Field(
+        "en", description="Pages' language for users who chose none and browsers that ask for neither."
+    )
+
+
+class RetentionPolicy(_Section):
+    """Keep a call's recordings *days* days; the first policy whose conditions all match wins."""
+
+    direction: Literal["inbound", "outbound", "internal"] | None = None
+    did: str | None = Field(None, min_length=1, description="Our number (the line) the caller dialled.")
+    days: int = Field(ge=1)
 
 
 class RecordingSettings(_Section):
     directory: Path = Path("var/recordings")
+    format: Literal["mp3", "opus"] = "mp3"
+    bitrate: str = Field("32k", pattern=r"^[1-9][0-9]{0,3}k$", description="Of the compact copy, e.g. 32k.")
+    workers: int = Field(2, ge=1, le=64, description="Conversions (ffmpeg processes) at once.")
+    keep_original: bool = Field(False, description="Keep the verified WAV next to the compact copy.")
+    remove_source: bool = Field(
+        False, description="Delete the PBX's file once our copy is verified (off: the PBX cleans its spool)."
+    )
+    spool_map: dict[str, Path] = Field(
+        default_factory=dict,
+        description="PBX directory -> where this host sees it, e.g. the Asterisk spool over a mount.",
+    )
+    retry_delay: float = Field(30.0, gt=0, description="Seconds before the first retry; doubles each time.")
+    max_attempts: int = Field(6, ge=1, le=50, description="Then the recording is marked failed (file kept).")
+    file_wait: float = Field(
+        10.0, ge=0, description="Seconds a missing or still-growing file is waited for before a retry."
+    )
+    retention: tuple[RetentionPolicy, ...] = ()
+    "Checked in order, first match wins; no match (or no policies) keeps the recording forever."
+
+    @field_validator("spool_map")
+    @classmethod
+    def _absolute_pbx_paths(cls, value: dict[str, Path]) -> dict[str, Path]:
+        for pbx_dir in value:
+            if not pbx_dir.startswith("/"):
+                raise ValueError(f"the PBX directory {pbx_dir!r} must be an absolute path")
+        return value
 
 
 class CrmSettings(_Section):
@@ -127,6 +194,7 @@ class LoggingSettings(_Section):
 class Settings(_Section):
     pbx: PbxSettings = PbxSettings()
     ami: AmiSettings = AmiSettings()
+    sip: SipSettings = SipSettings()
     database: DatabaseSettings = DatabaseSettings()
     web: WebSettings = WebSettings()
     recordings: RecordingSettings = RecordingSettings()
@@ -147,13 +215,30 @@ ENVIRONMENT: Mapping[str, str] = {
     "CTI_DATABASE_URL": "database.url",
     "CTI_WEB_HOST": "web.host",
     "CTI_WEB_PORT": "web.port",
+    "CTI_WEB_DEFAULT_LOCALE": "web.default_locale",
     "CTI_RECORDINGS_DIR": "recordings.directory",
     "CTI_DEFAULT_REGION": "crm.default_region",
     "CTI_LOG_LEVEL": "logging.level",
     "CTI_LOG_JSON": "logging.json",
     "CTI_DIALPLAN": "dialplan",
+    "CTI_SIP_HOST": "sip.host",
+    "CTI_SIP_PORT": "sip.port",
+    "CTI_SIP_TCP": "sip.tcp",
+    "CTI_SIP_ADVERTISE": "sip.advertise",
+    "CTI_SIP_RTP_PORT_MIN": "sip.rtp_port_min",
+    "CTI_SIP_RTP_PORT_MAX": "sip.rtp_port_max",
+    "CTI_SIP_LATCH_ONLY": "sip.latch_only",
 }
-_STRING_KEYS = {"ami.secret", "ami.username", "pbx.id", "database.url", "ami.host", "web.host"}
+_STRING_KEYS = {
+    "ami.secret",
+    "ami.username",
+    "pbx.id",
+    "database.url",
+    "ami.host",
+    "web.host",
+    "sip.host",
+    "sip.advertise",
+}
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:

@@ -22,9 +22,8 @@ from cti.model import Call, Direction, Disposition
 from cti.numbers import normalise
 
 from .errors import NotFound
-from .lookup import find_owner, is_excluded
+from .lookup import closed_statuses, find_owner, is_excluded
 from .models import (
-    CLOSED_LEAD_STATUSES,
     CallActivity,
     Company,
     Contact,
@@ -178,7 +177,7 @@ async def _open_lead_id(session: AsyncSession, e164: str, linked: Any) -> int | 
     same_number = select(Phone.owner_id).where(Phone.owner_type == PhoneOwner.LEAD, Phone.e164 == e164)
     return await session.scalar(
         select(Lead.id)
-        .where(Lead.status.not_in(CLOSED_LEAD_STATUSES), or_(linked, Lead.id.in_(same_number)))
+        .where(Lead.status.not_in(closed_statuses()), or_(linked, Lead.id.in_(same_number)))
         .order_by(Lead.id.desc())
         .limit(1)
     )

@@ -23,6 +23,7 @@ __all__ = [
     "Base",
     "TimestampMixin",
     "UtcDateTime",
+    "cti_fold",
     "make_engine",
     "make_sessionmaker",
     "utc_now",
@@ -110,6 +111,16 @@ def make_engine(url: str, echo: bool = False, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
+def cti_fold(text: str | None) -> str | None:
+    """Python's full Unicode case folding, for SQLite's ``cti_fold()`` SQL function.
+
+    SQLite's own ``lower()``, ``LIKE`` and ``NOCASE`` fold ASCII only, so "РОГА" would never find
+    "Рога и копыта"; text filters compare ``cti_fold(column)`` with ``cti_fold(value)`` instead.
+    NULL stays NULL, as for any SQL function.
+    """
+    return None if text is None else str(text).casefold()
+
+
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
@@ -117,6 +128,8 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
     finally:
         cursor.close()
+    # Deterministic: SQLite then folds a constant argument (the searched text) once per statement.
+    dbapi_connection.create_function("cti_fold", 1, cti_fold, deterministic=True)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -97,6 +97,8 @@ class Principal:
     team_ids: frozenset[int] = frozenset()
     is_system: bool = False
     "The daemon and the command line: every right, no owner (call logging, imports run by an admin)."
+    is_admin: bool = False
+    "An admin user: may also manage users, departments, access roles and other people's API tokens."
 
     def level(self, entity: Entity, action: Action) -> Level:
         if self.is_system:

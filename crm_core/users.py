@@ -1,9 +1,16 @@
-"""Users: argon2 password hashing, creation with clear conflicts, login, and the first admin."""
+"""Users: argon2 password hashing, creation with clear conflicts, login, the first admin, and the
+admin's tools: list, disable and enable (with the user's department and extra access roles).
+
+Department membership and access roles are changed through :mod:`crm_core.org`; this module reads
+them so one listing shows a user whole.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import secrets
+from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 
 import structlog
@@ -12,16 +19,22 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .errors import Invalid, UserExists
-from .models import Role, User
+from .errors import Conflict, Invalid, NotFound, UserExists
+from .models import AccessRole, DepartmentMember, Role, User, user_access_role
+from .tokens import revoke_user_tokens
 
 __all__ = [
     "ADMIN_LOGIN",
+    "LastAdmin",
+    "UserInfo",
     "authenticate",
     "create_user",
     "ensure_admin",
+    "find_user",
     "hash_password",
+    "list_users",
     "needs_rehash",
+    "set_active",
     "verify_password",
 ]
 
@@ -126,3 +139,98 @@ async def ensure_admin(session: AsyncSession, password: str | None = None) -> st
     )
     log.info("admin_created", generated_password=generated is not None)
     return generated
+
+
+class LastAdmin(Conflict):
+    """Disabling this user would leave nobody able to administer the server."""
+
+    error_id = "last-admin"
+
+    def __init__(self, login: str) -> None:
+        super().__init__(f"{login!r} is the last active admin: make someone else admin first")
+        self.login = login
+
+    def details(self) -> dict[str, object]:
+        return {"login": self.login}
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    """A user as the admin's list shows them (never the password hash)."""
+
+    id: int
+    login: str
+    name: str
+    extension: str | None
+    role: str
+    is_active: bool
+    created_at: datetime
+    department_id: int | None
+    extra_roles: tuple[str, ...]
+    "Access roles held on top of the built-in one named by ``role``."
+
+
+async def find_user(session: AsyncSession, login: str) -> User:
+    """The user with this login; :class:`NotFound` naming it otherwise."""
+    user = await session.scalar(select(User).where(User.login == login))
+    if user is None:
+        raise NotFound("user", login)
+    return user
+
+
+async def list_users(session: AsyncSession, *, include_disabled: bool = True) -> list[UserInfo]:
+    """Every user by login, with department and extra roles (three queries, whatever the count)."""
+    stmt = select(User).order_by(User.login)
+    if not include_disabled:
+        stmt = stmt.where(User.is_active.is_(True))
+    users = list(await session.scalars(stmt))
+    membership = await session.execute(select(DepartmentMember.user_id, DepartmentMember.department_id))
+    departments: dict[int, int] = {user_id: department_id for user_id, department_id in membership}
+    roles: dict[int, list[str]] = {}
+    rows = await session.execute(
+        select(user_access_role.c.user_id, AccessRole.name)
+        .join(AccessRole, AccessRole.id == user_access_role.c.role_id)
+        .order_by(AccessRole.name)
+    )
+    for user_id, name in rows:
+        roles.setdefault(user_id, []).append(name)
+    return [
+        UserInfo(
+            id=user.id,
+            login=user.login,
+            name=user.name,
+            extension=user.extension,
+            role=user.role,
+            is_active=user.is_active,
+            created_at=user.created_at,
+            department_id=departments.get(user.id),
+            extra_roles=tuple(roles.get(user.id, ())),
+        )
+        for user in users
+    ]
+
+
+async def set_active(session: AsyncSession, login: str, active: bool) -> tuple[User, int]:
+    """Enable or disable *login*; return the user and how many API tokens a disable revoked.
+
+    A disabled user cannot log in, their open sessions end at their next request, and their API
+    tokens are revoked for good (enabling them again does not bring old tokens back). The last
+    active admin cannot be disabled.
+    """
+    user = await find_user(session, login)
+    revoked = 0
+    if not active and user.is_active and user.role == Role.ADMIN:
+        others = await session.scalar(
+            select(User.id)
+            .where(User.role == Role.ADMIN, User.is_active.is_(True), User.id != user.id)
+            .limit(1)
+        )
+        if others is None:
+            raise LastAdmin(login)
+    if user.is_active != active:
+        user.is_active = active
+        await session.flush()
+        log.info("user_enabled" if active else "user_disabled", user_id=user.id, login=login)
+    if not active:
+        revoked = await revoke_user_tokens(session, user.id)
+    return user, revoked

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["ConversionFailed", "NotARecording", "RecordingError", "StorageFull"]
+__all__ = ["ConversionFailed", "EmptyRecording", "NotARecording", "RecordingError", "StorageFull"]
 
 
 class RecordingError(Exception):
@@ -18,6 +18,10 @@ class NotARecording(RecordingError):
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+
+
+class EmptyRecording(NotARecording):
+    """The file holds no audio at all (zero bytes, or a bare header): nothing was said, nothing to keep."""
 
 
 class ConversionFailed(RecordingError):

@@ -7,10 +7,10 @@ interleaved min, max), so existing players (peaks.js) can read it directly.
 from __future__ import annotations
 
 import json
-from array import array
 from typing import Any
 
 from pydub import AudioSegment
+from pydub.utils import audioop  # the stdlib module, or audioop-lts where the stdlib dropped it
 
 __all__ = ["DEFAULT_PEAKS", "compute_peaks", "peaks_json"]
 
@@ -22,15 +22,19 @@ def compute_peaks(segment: AudioSegment, count: int = DEFAULT_PEAKS) -> dict[str
     if count < 1:
         raise ValueError("count must be positive")
     mono = segment.set_channels(1) if segment.channels > 1 else segment
-    samples: array[int] = array(mono.array_type, mono.raw_data)
-    total = len(samples)
-    scale = 128 / float(1 << (8 * mono.sample_width - 1))
+    width = mono.sample_width
+    raw = memoryview(mono.raw_data)
+    total = len(raw) // width
+    scale = 128 / float(1 << (8 * width - 1))
     length = min(count, total)
     data: list[int] = []
     for i in range(length):
-        bucket = samples[i * total // length : (i + 1) * total // length]
-        data.append(max(-128, int(min(bucket) * scale)))
-        data.append(min(127, int(max(bucket) * scale)))
+        # audioop scans each bucket in C: a Python loop over 2.4 M samples (5 minutes at 8 kHz)
+        # took half a second, a quarter of the hang-up-to-playable budget.
+        begin, end = i * total // length * width, (i + 1) * total // length * width
+        low, high = audioop.minmax(raw[begin:end], width)
+        data.append(max(-128, int(low * scale)))
+        data.append(min(127, int(high * scale)))
     return {
         "version": 2,
         "channels": 1,

@@ -6,7 +6,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import NotARecording
+from .errors import EmptyRecording, NotARecording
 
 __all__ = ["WAV_HEADER_BYTES", "AudioInfo", "probe_wav"]
 
@@ -35,7 +35,7 @@ def probe_wav(path: Path) -> AudioInfo:
         with path.open("rb") as f:
             head = f.read(12)
             if size == 0:
-                raise NotARecording(path, "empty file")
+                raise EmptyRecording(path, "empty file")
             if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
                 raise NotARecording(path, "not a WAV file (no RIFF/WAVE header)")
             riff_size = struct.unpack("<I", head[4:8])[0]
@@ -70,7 +70,7 @@ def probe_wav(path: Path) -> AudioInfo:
     if fmt is None:
         raise NotARecording(path, "no fmt chunk")
     if data_bytes is None or data_bytes == 0:
-        raise NotARecording(path, "header only, no audio data")
+        raise EmptyRecording(path, "header only, no audio data")
     _codec, channels, sample_rate, byte_rate = fmt
     if channels == 0 or sample_rate == 0 or byte_rate == 0:
         raise NotARecording(path, "fmt chunk with zero channels, rate or byte rate")

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -47,6 +48,10 @@ class StoredRecording:
     peaks_key: str | None
     converted: bool
     keep_original: bool
+    size_bytes: int = 0
+    "Of the file at ``key``."
+    conversion_error: str | None = None
+    "Why the last conversion failed, while ``converted`` is False."
 
 
 class RecordingStore:
@@ -98,6 +103,7 @@ class RecordingStore:
                 peaks_key=None,
                 converted=False,
                 keep_original=keep_original,
+                size_bytes=info.bytes,
             )
             result = await self._convert(stored, final_key)
         except BaseException as exc:
@@ -139,7 +145,7 @@ class RecordingStore:
                 log.warning(
                     "recording_conversion_failed", call_id=stored.call_id, key=stored.key, reason=exc.reason
                 )
-                return stored
+                return replace(stored, conversion_error=exc.reason)
             await self.converter.run(_write_peaks, original, tmp_peaks, self.peaks)
             digest = await self.converter.run(_finish, tmp, final)
             await self.converter.run(_finish, tmp_peaks, peaks)
@@ -169,7 +175,79 @@ class RecordingStore:
             original_key=original_key,
             peaks_key=peaks_key,
             converted=True,
+            size_bytes=info.bytes,
+            conversion_error=None,
         )
+
+    async def keep_unusable(self, src: Path, *, call_id: str, started_at: datetime) -> StoredRecording:
+        """Copy a file that is not usable audio into the store as it is, so nothing is lost.
+
+        It lands under the call's key with the ``.bad`` extension (never served as audio); raise
+        StorageFull having cleaned up.
+        """
+        naming.check_call_id(call_id)
+        try:
+            async with self._claim:
+                key = self._free_key(call_id, started_at, "bad")
+                path = self.path_of(key)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.touch(exist_ok=False)
+            try:
+                digest = await self.converter.run(_copy_verified, src, path)
+            except BaseException:
+                path.unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            if exc.errno in DISK_FULL_ERRNOS:
+                raise self._full(call_id, src) from exc
+            raise
+        size = path.stat().st_size
+        log.warning("recording_kept_unusable", call_id=call_id, key=key, bytes=size)
+        return StoredRecording(
+            call_id=call_id,
+            key=key,
+            path=path,
+            sha256=digest,
+            duration_s=0.0,
+            format="bad",
+            original_key=None,
+            peaks_key=None,
+            converted=False,
+            keep_original=True,
+            size_bytes=size,
+        )
+
+    async def delete(self, keys: Iterable[str | None]) -> list[str]:
+        """Remove the files of *keys* (missing ones are skipped); return the keys removed."""
+
+        def remove() -> list[str]:
+            removed = []
+            for key in dict.fromkeys(k for k in keys if k):
+                path = self.path_of(key)
+                try:
+                    path.unlink()
+                except FileNotFoundError:
+                    continue
+                removed.append(key)
+            return removed
+
+        return await asyncio.to_thread(remove)
+
+    def keys(self) -> Iterator[str]:
+        """Every file's key under the store, temp files skipped (blocking: walks the disk)."""
+        if not self.root.is_dir():
+            return
+        for dirpath, _dirs, files in os.walk(self.root):
+            for name in sorted(files):
+                if name.startswith(".") and name.endswith(".tmp"):
+                    continue
+                yield str((Path(dirpath) / name).relative_to(self.root))
+
+    def _free_key(self, call_id: str, started_at: datetime, ext: str) -> str:
+        n = 0
+        while self.path_of(key := naming.storage_key(call_id, started_at, ext, n)).exists():
+            n += 1
+        return key
 
     def _free_keys(self, call_id: str, started_at: datetime) -> tuple[str, str]:
         """Pick the first index whose original, converted and peaks names are all free."""

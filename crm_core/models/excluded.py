@@ -1,4 +1,4 @@
-"""Numbers that never match a card nor create a lead: our own DIDs and an exclusion list."""
+"""Numbers and e-mails that never match a card nor create one: our own DIDs and an exclusion list."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base
 
-__all__ = ["ExcludedNumber", "ExclusionReason"]
+__all__ = ["ExcludedEmail", "ExcludedNumber", "ExclusionReason"]
 
 
 class ExclusionReason(StrEnum):
@@ -28,3 +28,20 @@ class ExcludedNumber(Base):
 
     def __repr__(self) -> str:
         return f"ExcludedNumber(e164={self.e164!r}, reason={self.reason!r})"
+
+
+class ExcludedEmail(Base):
+    """One e-mail address (lower-cased, see :func:`~crm_core.models.keys.email_key`) the CRM ignores.
+
+    Like :class:`ExcludedNumber`: e.g. the company's own mailboxes, so that mail or an import
+    never makes a card for them.
+    """
+
+    __tablename__ = "excluded_email"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    reason: Mapped[str] = mapped_column(String(40), default=ExclusionReason.EXCLUDED)
+
+    def __repr__(self) -> str:
+        return f"ExcludedEmail(email={self.email!r}, reason={self.reason!r})"

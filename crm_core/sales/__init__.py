@@ -2,5 +2,20 @@
 
 from __future__ import annotations
 
-RESOURCES: tuple = ()
+from .deals import DealsResource
+from .documents import InvoicesResource, QuotesResource
+from .pipelines import PipelinesResource
+from .products import ProductsResource
+from .sections import SectionsResource
+
+__all__ = ["RESOURCES"]
+
+RESOURCES: tuple = (
+    SectionsResource(),
+    ProductsResource(),
+    PipelinesResource(),
+    DealsResource(),
+    QuotesResource(),
+    InvoicesResource(),
+)
 "The REST resources of this package (crm_core.crud.Resource instances); web/api collects them."

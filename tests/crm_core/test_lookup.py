@@ -133,9 +133,9 @@ class TestFindCard:
 
 
 class TestHotPath:
-    async def test_two_queries_and_the_phone_one_uses_the_e164_index(self, seeded, engine):
+    async def test_one_query_that_reads_phone_through_the_e164_index(self, seeded, engine):
         """
-        A screen-pop lookup costs two queries; the planner reads phone through ix_phone_e164.
+        A screen-pop lookup costs one query; the planner reads phone through ix_phone_e164.
         """
         statements = []
 
@@ -157,5 +157,5 @@ class TestHotPath:
             plan = await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
 
         assert "contact" == card.entity
-        assert 2 == len(statements)
+        assert 1 == len(statements)
         assert "ix_phone_e164" in " ".join(str(row[-1]) for row in plan)

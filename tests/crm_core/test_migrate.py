@@ -18,18 +18,44 @@ from crm_core.models import CallActivity
 from .factories import T0
 
 TABLES = {
+    "access_grant",
+    "access_role",
+    "activity",
+    "activity_binding",
     "alembic_version",
+    "api_token",
     "app_user",
     "audit_entry",
     "call",
     "company",
     "contact",
+    "contact_company",
+    "deal",
+    "deal_contact",
+    "deal_stage_history",
+    "department",
+    "department_member",
     "dialplan_version",
+    "document_status",
+    "email",
+    "excluded_email",
     "excluded_number",
+    "invoice",
     "lead",
+    "lead_source",
+    "lead_status",
+    "number_counter",
+    "number_sequence",
     "phone",
+    "pipeline",
+    "product",
+    "product_row",
+    "product_section",
+    "quote",
     "recording",
+    "stage",
     "task",
+    "user_access_role",
 }
 
 
@@ -53,7 +79,7 @@ class TestUpgrade:
 
         assert TABLES == await table_names(blank_engine)
         assert head() == await current(blank_engine)
-        assert "0002" == head()
+        assert "0008" == head()
 
     async def test_second_upgrade_is_a_no_op(self, blank_engine):
         """

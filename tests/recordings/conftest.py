@@ -1,13 +1,17 @@
-"""Real audio for the recordings tests: WAV files written with the stdlib, decoded by real ffmpeg."""
+"""Real audio for the recordings tests (stdlib WAVs, real ffmpeg) and the CRM databases (both backends)."""
 
 from __future__ import annotations
 
 import math
 import struct
+import subprocess
 import wave
 from pathlib import Path
 
 import pytest
+
+# The migrated SQLite and PostgreSQL databases of the CRM tests, for the pipeline's catalog.
+from tests.crm_core.conftest import _blank_engine, _engine, _sessionmaker  # noqa: F401
 
 
 def write_sine(path: Path, seconds: float, *, rate: int = 8000, freq: float = 440.0) -> Path:
@@ -29,3 +33,31 @@ def _sine(tmp_path: Path) -> Path:
     spool = tmp_path / "spool"
     spool.mkdir()
     return write_sine(spool / "1718012345.42.wav", 3)
+
+
+@pytest.fixture(name="tiny_disk")
+def _tiny_disk(tmp_path: Path):
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mount)], check=False)
+    if done.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+@pytest.fixture(name="pipelines")
+async def _pipelines(sessionmaker):
+    """``pipelines(root, **settings)`` builds a pipeline on the test database; all are closed after."""
+    from .helpers import make_pipeline
+
+    built = []
+
+    def build(root: Path, sessionmaker=sessionmaker, **options):
+        pipeline = make_pipeline(root, sessionmaker, **options)
+        built.append(pipeline)
+        return pipeline
+
+    yield build
+    for pipeline in built:
+        await pipeline.close()

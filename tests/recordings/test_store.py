@@ -10,7 +10,6 @@ import errno
 import hashlib
 import json
 import shutil
-import subprocess
 from datetime import datetime
 from pathlib import Path
 
@@ -142,17 +141,6 @@ async def test_traversal_call_ids_are_refused(tmp_path: Path, sine: Path, call_i
     with pytest.raises(ValueError, match="invalid call id"):
         await store.ingest(sine, call_id=call_id, started_at=WHEN)
     assert not (tmp_path / "store").exists()
-
-
-@pytest.fixture(name="tiny_disk")
-def _tiny_disk(tmp_path: Path):
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mount)], check=False)
-    if done.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    yield mount
-    subprocess.run(["umount", str(mount)], check=True)
 
 
 async def test_full_disk_raises_storage_full_and_leaves_nothing(tmp_path: Path, tiny_disk: Path):

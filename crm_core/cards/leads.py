@@ -1,0 +1,166 @@
+"""Leads: prospects with a status and source from the dictionaries, an amount, phones and e-mails.
+
+A lead's status says whether it is open (calls bind to it) by its semantic in the dictionary. The
+success status is reached only through conversion (:mod:`.conversion`), which also sets the
+lead's links to what it became; an update cannot fake it, and a converted lead's status is final.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import ClassVar
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..models import Company, Contact, Lead, StatusSemantic
+from ..rights import Action, Entity, Principal
+from .base import CardService, check_user
+from .dictionaries import source_codes, status_semantics
+from .errors import BadValue
+from .schemas import LeadCreate, LeadOut, LeadUpdate
+
+__all__ = ["LeadsResource"]
+
+
+async def _check_link(
+    session: AsyncSession, principal: Principal, field: str, entity: Entity, model: type, id: int | None
+) -> None:
+    if id is None:
+        return
+    responsible = await session.execute(select(model.responsible_id).where(model.id == id))
+    row = responsible.first()
+    if row is None:
+        raise BadValue(field, id, f"no {entity.value} with id {id}")
+    principal.require(entity, Action.READ, row[0])
+
+
+class LeadsResource(CardService[Lead, LeadOut]):
+    entity: ClassVar[Entity] = Entity.LEAD
+    model: ClassVar[type] = Lead
+    path: ClassVar[str] = "leads"
+    schema_out = LeadOut
+    schema_create = LeadCreate
+    schema_update = LeadUpdate
+    filterable: ClassVar = {
+        "id": int,
+        "title": str,
+        "phone": str,
+        "email": str,
+        "name": str,
+        "company_name": str,
+        "status": str,
+        "source": str,
+        "amount": Decimal,
+        "currency": str,
+        "responsible_id": int,
+        "contact_id": int,
+        "company_id": int,
+        "converted_at": datetime,
+        "created_at": datetime,
+        "updated_at": datetime,
+    }
+    sortable: ClassVar = ("id", "title", "status", "amount", "created_at", "updated_at")
+
+    async def create(self, session: AsyncSession, principal: Principal, data: LeadCreate) -> LeadOut:
+        """A new lead; it may start in any status but the success one (that takes a conversion)."""
+        responsible_id = await self.responsible_for_new(session, principal, data.responsible_id)
+        semantics = await status_semantics(session)
+        await self._check_status(session, data.status, semantics)
+        await self._check_source(session, data.source)
+        await _check_link(session, principal, "contact_id", Entity.CONTACT, Contact, data.contact_id)
+        await _check_link(session, principal, "company_id", Entity.COMPANY, Company, data.company_id)
+        lead = Lead(
+            title=data.title,
+            name=data.name,
+            company_name=data.company_name,
+            status=data.status,
+            source=data.source,
+            amount=data.amount,
+            currency=data.currency,
+            responsible_id=responsible_id,
+            contact_id=data.contact_id,
+            company_id=data.company_id,
+            comments=data.comments,
+        )
+        session.add(lead)
+        await session.flush()
+        await self.write_channels(session, lead.id, data, create=True)
+        await session.flush()
+        return (await self._out_many(session, [lead]))[0]
+
+    async def update(self, session: AsyncSession, principal: Principal, id: int, data: LeadUpdate) -> LeadOut:
+        lead: Lead = await self.row(session, principal, id, Action.UPDATE)
+        changes = {
+            k: v for k, v in data.model_dump(exclude_unset=True).items() if k not in ("phones", "emails")
+        }
+        for required in ("title", "status", "source", "amount", "currency", "comments"):
+            if required in changes and changes[required] is None:
+                raise BadValue(required, None, "cannot be empty")
+        if "status" in changes and changes["status"] != lead.status:
+            if lead.converted_at is not None:
+                raise BadValue("status", changes["status"], f"lead {id} is converted; its status is final")
+            await self._check_status(session, changes["status"], await status_semantics(session))
+        if "source" in changes:
+            await self._check_source(session, changes["source"])
+        if "responsible_id" in changes:
+            await check_user(session, "responsible_id", changes["responsible_id"])
+        if "contact_id" in changes:
+            await _check_link(
+                session, principal, "contact_id", Entity.CONTACT, Contact, changes["contact_id"]
+            )
+        if "company_id" in changes:
+            await _check_link(
+                session, principal, "company_id", Entity.COMPANY, Company, changes["company_id"]
+            )
+        for key, value in changes.items():
+            setattr(lead, key, value)
+        await self.write_channels(session, lead.id, data, create=False)
+        await session.flush()
+        return (await self._out_many(session, [lead]))[0]
+
+    async def _check_status(self, session: AsyncSession, status: str, semantics: dict[str, str]) -> None:
+        allowed = tuple(code for code, semantic in semantics.items() if semantic != StatusSemantic.SUCCESS)
+        if semantics.get(status) == StatusSemantic.SUCCESS:
+            raise BadValue(
+                "status", status, f"a lead becomes {status} by conversion, not by an edit", allowed
+            )
+        if status not in semantics:
+            raise BadValue("status", status, f"{status!r} is not one of {', '.join(allowed)}", allowed)
+
+    async def _check_source(self, session: AsyncSession, source: str) -> None:
+        allowed = await source_codes(session)
+        if source not in allowed:
+            raise BadValue("source", source, f"{source!r} is not one of {', '.join(allowed)}", allowed)
+
+    async def _out_many(self, session: AsyncSession, rows: Sequence[Lead]) -> list[LeadOut]:
+        channels = await self.channels(session, [row.id for row in rows])
+        semantics = await status_semantics(session)
+        out = []
+        for row in rows:
+            phones, emails = channels[row.id]
+            out.append(
+                LeadOut(
+                    id=row.id,
+                    title=row.title,
+                    name=row.name,
+                    company_name=row.company_name,
+                    status=row.status,
+                    semantic=semantics.get(row.status, StatusSemantic.PROCESS),
+                    source=row.source,
+                    amount=row.amount,
+                    currency=row.currency,
+                    responsible_id=row.responsible_id,
+                    contact_id=row.contact_id,
+                    company_id=row.company_id,
+                    converted_at=row.converted_at,
+                    phones=phones,
+                    emails=emails,
+                    comments=row.comments,
+                    created_at=row.created_at,
+                    updated_at=row.updated_at,
+                )
+            )
+        return out
