@@ -5,8 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-# Debian packages the tests drive for real: Chromium for the pages, ffmpeg for the recordings.
-APT_TEST_PACKAGES := chromium ffmpeg
+# Debian packages the tests drive for real: Chromium for the pages, ffmpeg for the recordings,
+# sipp and baresip as the SIP phones and carrier of the embedded PBX.
+APT_TEST_PACKAGES := chromium ffmpeg sip-tester baresip
 
 .PHONY: run test lint bench install install-test apt-test services clean
 

@@ -1,0 +1,297 @@
+"""Conference rooms, busy lamps, and control from the CTI, with sipp phones."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from cti.errors import NoSuchCall, PbxActionFailed
+from cti.model import CallId
+
+from .peers import Recorder, Sipp, free_port, until
+
+
+def _dialler(extension: str, name: str) -> dict[str, object]:
+    return {
+        "user": extension,
+        "password": f"secret-{extension}",
+        "variables": {"caller": extension, "caller_name": name},
+    }
+
+
+class TestConference:
+    async def test_three_phones_dialling_the_room_meet_there(self, pbx, sipp: Sipp, recorder: Recorder):
+        """101, 102 and 103 dial 800: each call is answered by the room and joins it, then leaves."""
+        runs = [
+            sipp.run("uac_call.xml", service="800", pause_ms=pause, **_dialler(ext, name))
+            for ext, name, pause in (
+                ("101", "Anna Sokolova", 2500),
+                ("102", "Ivan Petrov", 2000),
+                ("103", "Maria Ivanova", 1500),
+            )
+        ]
+        for run in await asyncio.gather(*runs):
+            assert 0 == run.rc, run.errors
+        calls = await recorder.ended_calls(3)
+        assert [("answered", "800")] * 3 == [(c.disposition.value, c.conference) for c in calls]
+        assert {"101", "102", "103"} == {c.caller.extension for c in calls}
+        assert 3 == recorder.kinds().count("ConferenceJoined") == recorder.kinds().count("ConferenceLeft")
+        assert {} == pbx.features.rooms
+
+    async def test_a_room_with_a_pin_lets_in_who_keys_it(self, pbx, sipp: Sipp, recorder: Recorder):
+        """Room 801 asks for its PIN: 1234# keyed as RFC 4733 DTMF lets 101 in."""
+        run = await sipp.run("uac_pin.xml", service="801", pause_ms=1000, **_dialler("101", "Anna Sokolova"))
+        assert 0 == run.rc, run.errors
+        (call,) = await recorder.ended_calls(1)
+        assert ("answered", "801") == (call.disposition.value, call.conference)
+        assert ["ConferenceJoined", "ConferenceLeft"] == [k for k in recorder.kinds() if k.startswith("Conf")]
+
+
+class TestControl:
+    async def test_hangup_from_the_cti_ends_a_ringing_call(self, pbx, sipp: Sipp, recorder: Recorder):
+        """The CTI hangs up a call while 102 rings: 102 is cancelled, the caller gets 480."""
+        port = free_port()
+        assert 0 == (await sipp.register("102", port)).rc
+        ringing = await sipp.start("uas_ring.xml", port=port)
+        caller = await sipp.start(
+            "uac_refused.xml",
+            port=(caller_port := free_port()),
+            service="102",
+            **_dialler("101", "Anna Sokolova"),
+        )
+        await recorder.wait_for(lambda: "CallRinging" in recorder.kinds())
+        (call_id,) = list(pbx.calls.sessions)
+        await pbx.hangup(CallId(call_id))
+        assert 0 == (await sipp.finish(caller, caller_port)).rc
+        assert 0 == (await sipp.finish(ringing, port)).rc
+        (call,) = await recorder.ended_calls(1)
+        assert "missed" == call.disposition.value
+
+    async def test_click_to_call_rings_the_agent_first_then_the_number(
+        self, pbx, sipp: Sipp, recorder: Recorder
+    ):
+        """originate(101, 102): 101's phone rings and answers, then 102 is called and answers; the CTI
+        starts and stops a recording on it and hangs it up."""
+        agent_port, callee_port = free_port(), free_port()
+        assert 0 == (await sipp.register("101", agent_port)).rc
+        assert 0 == (await sipp.register("102", callee_port)).rc
+        agent = await sipp.start("uas_answer.xml", port=agent_port, pause_ms=100)
+        callee = await sipp.start("uas_answer.xml", port=callee_port, pause_ms=100)
+        await pbx.originate("101", "102")
+        await recorder.wait_for(lambda: "CallAnswered" in recorder.kinds())
+        (call_id,) = list(pbx.calls.sessions)
+        with pytest.raises(PbxActionFailed, match="already being recorded"):
+            await pbx.start_recording(call_id, str(pbx.settings.recordings.directory / "manual.wav"))
+        await pbx.stop_recording(call_id)
+        await pbx.hangup(call_id)
+        assert 0 == (await sipp.finish(agent, agent_port)).rc
+        assert 0 == (await sipp.finish(callee, callee_port)).rc
+        (call,) = await recorder.ended_calls(1)
+        assert ("internal", "101", "102", "102", "answered", 1) == (
+            call.direction.value,
+            call.caller.extension,
+            call.dialled,
+            call.answered_by,
+            call.disposition.value,
+            len(call.recordings),
+        )
+
+    async def test_a_blind_transfer_the_agent_may_not_make_is_refused(
+        self, pbx, sipp: Sipp, recorder: Recorder
+    ):
+        """101 holds only ``national``: a transfer of its call to +49... fails with the plan's reason,
+        and the call goes on."""
+        agent_port = free_port()
+        assert 0 == (await sipp.register("101", agent_port)).rc
+        agent = await sipp.start("uas_answer.xml", port=agent_port, pause_ms=100)
+        caller = await sipp.start(
+            "uac_call.xml",
+            port=(caller_port := free_port()),
+            service="101",
+            pause_ms=1500,
+            **_dialler("104", "Dmitry"),
+        )
+        await recorder.wait_for(lambda: "CallAnswered" in recorder.kinds())
+        (call_id,) = list(pbx.calls.sessions)
+        with pytest.raises(PbxActionFailed, match="needs permission 'international'"):
+            await pbx.blind_transfer(call_id, "+4930123456", by="101")
+        for process, port in ((agent, agent_port), (caller, caller_port)):
+            assert 0 == (await sipp.finish(process, port)).rc
+        (call,) = await recorder.ended_calls(1)
+        assert ((), "answered") == (call.transfers, call.disposition.value)
+
+    async def test_commands_on_an_unknown_call_say_no_such_call(self, pbx):
+        """Every verb on a call that is not live raises NoSuchCall with its id."""
+        for verb in (pbx.hangup, pbx.stop_recording):
+            with pytest.raises(NoSuchCall, match="nope"):
+                await verb(CallId("nope"))
+
+    async def test_pickup_from_the_cti_rings_the_agent_then_takes_the_call(
+        self, pbx, sipp: Sipp, recorder: Recorder
+    ):
+        """104 calls 102 (ringing); the CTI picks it up for 101: 101's phone rings, answers, and has
+        the call; 102 stops ringing. Then the CTI hangs up."""
+        ringing_port, agent_port = free_port(), free_port()
+        assert 0 == (await sipp.register("102", ringing_port)).rc
+        assert 0 == (await sipp.register("101", agent_port)).rc
+        ringing = await sipp.start("uas_ring.xml", port=ringing_port)
+        agent = await sipp.start("uas_answer.xml", port=agent_port, pause_ms=100)
+        caller = await sipp.start(
+            "uac_wait_bye.xml", port=(caller_port := free_port()), service="102", **_dialler("104", "Dmitry")
+        )
+        await recorder.wait_for(lambda: "CallRinging" in recorder.kinds())
+        (call_id,) = list(pbx.calls.sessions)
+        await pbx.pickup(call_id, "101")
+        await recorder.wait_for(lambda: "CallPickedUp" in recorder.kinds())
+        await pbx.hangup(call_id)
+        for process, port in ((ringing, ringing_port), (agent, agent_port), (caller, caller_port)):
+            assert 0 == (await sipp.finish(process, port)).rc
+        (call,) = await recorder.ended_calls(1)
+        assert [("101", "102", "")] == [(p.by, p.from_, p.code) for p in call.pickups]
+
+    async def test_blind_transfer_from_the_cti_sends_the_caller_on(self, pbx, sipp: Sipp, recorder: Recorder):
+        """104 talks to 101; the CTI transfers the call to 103: 101 is released, 103 answers."""
+        agent_port, target_port = free_port(), free_port()
+        assert 0 == (await sipp.register("101", agent_port)).rc
+        assert 0 == (await sipp.register("103", target_port)).rc
+        agent = await sipp.start("uas_answer.xml", port=agent_port, pause_ms=100)
+        target = await sipp.start("uas_answer.xml", port=target_port, pause_ms=100)
+        caller = await sipp.start(
+            "uac_call.xml",
+            port=(caller_port := free_port()),
+            service="101",
+            pause_ms=2500,
+            **_dialler("104", "Dmitry"),
+        )
+        await recorder.wait_for(lambda: "CallAnswered" in recorder.kinds())
+        (call_id,) = list(pbx.calls.sessions)
+        await pbx.blind_transfer(call_id, "103", by="101")
+        for process, port in ((agent, agent_port), (target, target_port), (caller, caller_port)):
+            assert 0 == (await sipp.finish(process, port)).rc
+        (call,) = await recorder.ended_calls(1)
+        assert [("blind", "101", "103")] == [(t.kind.value, t.by, t.to) for t in call.transfers]
+        assert ("104", "101", "103") == call.extensions
+
+    async def test_attended_transfer_from_the_cti_completes_when_the_agent_hangs_up(
+        self, pbx, sipp: Sipp, recorder: Recorder
+    ):
+        """104 talks to 101; the CTI starts a transfer with announcement to 102: 104 waits, 101 talks
+        to 102, then hangs up, and 104 is put through to 102."""
+        agent_port, target_port = free_port(), free_port()
+        assert 0 == (await sipp.register("101", agent_port)).rc
+        assert 0 == (await sipp.register("102", target_port)).rc
+        agent = await sipp.start("uas_answer_hangup.xml", port=agent_port, pause_ms=1000)
+        target = await sipp.start("uas_answer.xml", port=target_port, pause_ms=100)
+        caller = await sipp.start(
+            "uac_call.xml",
+            port=(caller_port := free_port()),
+            service="101",
+            pause_ms=5000,
+            **_dialler("104", "Dmitry"),
+        )
+        await recorder.wait_for(lambda: "CallAnswered" in recorder.kinds())
+        (call_id,) = list(pbx.calls.sessions)
+        await pbx.attended_transfer(call_id, "102", by="101")
+        for process, port in ((agent, agent_port), (target, target_port), (caller, caller_port)):
+            assert 0 == (await sipp.finish(process, port)).rc
+        (call,) = await recorder.ended_calls(1)
+        assert [("attended", "101", "102")] == [(t.kind.value, t.by, t.to) for t in call.transfers]
+
+    async def test_spy_from_the_cti_rings_the_supervisor_who_then_listens(
+        self, pbx, sipp: Sipp, recorder: Recorder
+    ):
+        """101 talks to 102; the CTI has supervisor 104 listen: 104's phone rings, answers, listens."""
+        callee_port, supervisor_port = free_port(), free_port()
+        assert 0 == (await sipp.register("102", callee_port)).rc
+        assert 0 == (await sipp.register("104", supervisor_port)).rc
+        callee = await sipp.start("uas_answer.xml", port=callee_port, pause_ms=100)
+        supervisor = await sipp.start("uas_answer.xml", port=supervisor_port, pause_ms=100)
+        caller = await sipp.start(
+            "uac_call.xml",
+            port=(caller_port := free_port()),
+            service="102",
+            pause_ms=2500,
+            **_dialler("101", "Anna"),
+        )
+        await recorder.wait_for(lambda: "CallAnswered" in recorder.kinds())
+        (call_id,) = list(pbx.calls.sessions)
+        await pbx.spy(call_id, "104", "listen", on="102")
+        for process, port in ((caller, caller_port), (callee, callee_port), (supervisor, supervisor_port)):
+            assert 0 == (await sipp.finish(process, port)).rc
+        (call,) = await recorder.ended_calls(1)
+        assert ("104",) == call.listeners
+
+    async def test_move_to_conference_puts_both_parties_in_the_room(
+        self, pbx, sipp: Sipp, recorder: Recorder
+    ):
+        """101 talks to 102; the CTI moves the call into room 800: both parties join it."""
+        callee_port = free_port()
+        assert 0 == (await sipp.register("102", callee_port)).rc
+        callee = await sipp.start("uas_answer.xml", port=callee_port, pause_ms=100)
+        caller = await sipp.start(
+            "uac_call.xml",
+            port=(caller_port := free_port()),
+            service="102",
+            pause_ms=1500,
+            **_dialler("101", "Anna"),
+        )
+        await recorder.wait_for(lambda: "CallAnswered" in recorder.kinds())
+        (call_id,) = list(pbx.calls.sessions)
+        await pbx.move_to_conference(call_id, "800")
+        assert 2 == pbx.features.rooms["800"].members
+        for process, port in ((caller, caller_port), (callee, callee_port)):
+            assert 0 == (await sipp.finish(process, port)).rc
+        (call,) = await recorder.ended_calls(1)
+        assert ("800", "answered") == (call.conference, call.disposition.value)
+        assert 2 == recorder.kinds().count("ConferenceJoined")
+        assert {} == pbx.features.rooms
+
+
+class TestBusyLamps:
+    async def test_a_watcher_sees_the_extension_ring_talk_and_go_idle(
+        self, pbx, sipp: Sipp, recorder: Recorder
+    ):
+        """104's BLF key on 102: NOTIFY idle, then early (ringing), confirmed (talking), idle again."""
+        watcher = await sipp.start(
+            "blf_watch.xml",
+            port=(watch_port := free_port()),
+            service="102",
+            **_dialler("104", "Dmitry Smirnov"),
+        )
+        await until(lambda: bool(pbx.blf.watches.get("102")))
+        port = free_port()
+        assert 0 == (await sipp.register("102", port)).rc
+        callee = await sipp.start("uas_answer.xml", port=port, pause_ms=300)
+        caller = await sipp.run(
+            "uac_call.xml", service="102", pause_ms=500, **_dialler("101", "Anna Sokolova")
+        )
+        assert 0 == caller.rc, caller.errors
+        assert 0 == (await sipp.finish(callee, port)).rc
+        watched = await sipp.finish(watcher, watch_port)
+        assert 0 == watched.rc, watched.errors
+
+
+class TestSupervisor:
+    async def test_listen_code_lets_the_supervisor_hear_the_call(self, pbx, sipp: Sipp, recorder: Recorder):
+        """101 talks to 102; supervisor 104 dials 555102, listens a second and leaves: a listener."""
+        port = free_port()
+        assert 0 == (await sipp.register("102", port)).rc
+        callee = await sipp.start("uas_answer.xml", port=port, pause_ms=200)
+        caller = await sipp.start(
+            "uac_call.xml",
+            port=(caller_port := free_port()),
+            service="102",
+            pause_ms=4000,
+            **_dialler("101", "Anna Sokolova"),
+        )
+        await recorder.wait_for(lambda: "CallAnswered" in recorder.kinds())
+        supervisor = await sipp.run(
+            "uac_call.xml", service="555102", pause_ms=1000, **_dialler("104", "Dmitry")
+        )
+        assert 0 == supervisor.rc, supervisor.errors
+        assert 0 == (await sipp.finish(caller, caller_port)).rc
+        assert 0 == (await sipp.finish(callee, port)).rc
+        (call,) = await recorder.ended_calls(1)
+        assert (("104",), "answered") == (call.listeners, call.disposition.value)
+        assert ["ListenerJoined", "ListenerLeft"] == [k for k in recorder.kinds() if k.startswith("Listener")]
