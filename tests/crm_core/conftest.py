@@ -1,15 +1,15 @@
-"""CRM fixtures: a migrated database on SQLite (a temp file) and on PostgreSQL (a fresh schema)."""
+"""CRM fixtures: a migrated database on SQLite and on PostgreSQL; a blank one for migration tests."""
 
 from __future__ import annotations
 
 import secrets
+import shutil
 
 import pytest
 from sqlalchemy import text
 
 from config.settings import CrmSettings
 from crm_core.db import make_engine, make_sessionmaker
-from crm_core.migrate import upgrade
 from tests.conftest import POSTGRES_URL
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -27,7 +27,9 @@ async def _blank_engine(request, tmp_path):
     admin = make_engine(POSTGRES_URL)
     async with admin.begin() as conn:
         await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(POSTGRES_URL, connect_args={"server_settings": {"search_path": schema}})
+    engine = make_engine(
+        POSTGRES_URL, connect_args={"server_settings": {"search_path": schema, "jit": "off"}}
+    )
     try:
         yield engine
     finally:
@@ -37,11 +39,24 @@ async def _blank_engine(request, tmp_path):
         await admin.dispose()
 
 
-@pytest.fixture(name="engine")
-async def _engine(blank_engine):
-    """An engine on a database migrated to head by the real Alembic revisions."""
-    await upgrade(blank_engine)
-    return blank_engine
+@pytest.fixture(name="engine", params=BACKENDS)
+async def _engine(request, tmp_path):
+    """An engine on a database at head of the real Alembic revisions, with no data but theirs.
+
+    The migrations run once per session (``tests/conftest.py``): SQLite tests get a copy of the
+    migrated file, PostgreSQL tests the migrated schema emptied back to what the migrations left.
+    """
+    if request.param == "sqlite":
+        path = tmp_path / "var" / "crm.sqlite3"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite"), path)
+        engine = make_engine(f"sqlite+aiosqlite:///{path}")
+    else:
+        schema = request.getfixturevalue("migrated_postgres")
+        engine = schema.engine()
+        await schema.reset(engine)
+    yield engine
+    await engine.dispose()
 
 
 @pytest.fixture(name="sessionmaker")

@@ -90,10 +90,12 @@ class TestMigration:
             "rolled_back_from",
         } == columns
 
-    async def test_downgrade_to_0001_and_up_again(self, engine):
+    async def test_downgrade_to_0001_and_up_again(self, blank_engine):
         """
         0002 downgrades cleanly (both tables gone) and upgrades again.
         """
+        engine = blank_engine
+        await upgrade(engine)
         async with engine.begin() as conn:
             await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0001"))
         async with engine.connect() as conn:

@@ -77,10 +77,12 @@ class TestSchema:
 
         assert [] == [d for d in diff if any(table in repr(d) for table in ORG_TABLES)]
 
-    async def test_downgrade_to_0003_and_up_again(self, engine):
+    async def test_downgrade_to_0003_and_up_again(self, blank_engine):
         """
         0004 downgrades by dropping its tables (app_user untouched) and upgrades again, reseeding.
         """
+        engine = blank_engine
+        await upgrade(engine)
         async with engine.begin() as conn:
             await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0003"))
             after_down = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
