@@ -1,4 +1,4 @@
-"""The ``cti`` console command: serve, database migrations, users (``cti ami``, ``cti dialplan`` beside).
+"""The ``cti`` console command: serve, migrations, users (``cti ami|dialplan|recordings`` beside).
 
 Each subcommand is a function taking the parsed arguments and returning the exit code:
 0 done, 1 failed, 2 bad usage or unusable settings.
@@ -27,7 +27,7 @@ from crm_core.migrate import upgrade
 from crm_core.models import User
 from crm_core.users import create_user, ensure_admin
 
-from . import cli_ami, cli_dialplan
+from . import cli_ami, cli_crm, cli_dialplan, cli_recordings, cli_users, i18n
 from .app import create_app
 
 __all__ = ["build_parser", "main"]
@@ -100,7 +100,7 @@ async def _add_user(settings: Settings, args: argparse.Namespace, password: str)
     engine = make_engine(settings.database.url)
     try:
         async with make_sessionmaker(engine)() as session:
-            await create_user(
+            user = await create_user(
                 session,
                 login=args.login,
                 name=args.name,
@@ -108,6 +108,7 @@ async def _add_user(settings: Settings, args: argparse.Namespace, password: str)
                 role=args.role,
                 extension=args.extension,
             )
+            user.locale = args.locale
             await session.commit()
     finally:
         await engine.dispose()
@@ -166,11 +167,17 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--name", required=True)
     add.add_argument("--extension", default=None)
     add.add_argument("--role", choices=ROLES, default="agent")
+    add.add_argument(
+        "--locale", choices=i18n.LOCALES, default=None, help="the pages' language (default: the browser's)"
+    )
     add.add_argument("--password-env", metavar="VAR", help="read the password from this environment variable")
     add.set_defaults(handler=users_add)
+    cli_users.register(users, common)  # list, disable, enable, token
 
     cli_ami.register(commands)
     cli_dialplan.register(commands)
+    cli_crm.register(commands)
+    cli_recordings.register(commands)
     return parser
 
 
