@@ -9,11 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config.settings import Settings
 
-from . import contexts, keys
+from . import contexts, i18n, keys
+from .api import setup_api
 from .auth import csrf_middleware
 from .health import make_metrics_registry
 from .middlewares import error_middleware, request_context_middleware, set_security_headers
 from .routes import setup_routes
+from .views import documents
 
 __all__ = ["create_app"]
 
@@ -25,11 +27,14 @@ def create_app(
     sessionmaker: async_sessionmaker[AsyncSession] | None = None,
 ) -> web.Application:
     """Build the application; tests pass a fake PBX and, if they like, their own sessionmaker."""
-    app = web.Application(middlewares=[request_context_middleware, error_middleware, csrf_middleware])
+    locale_middleware = i18n.locale_middleware(settings.web.default_locale)  # before the errors it translates
+    app = web.Application(
+        middlewares=[request_context_middleware, locale_middleware, error_middleware, csrf_middleware]
+    )
     app[keys.SETTINGS] = settings
     app[keys.PBX_FACTORY] = pbx_factory or contexts.default_pbx_factory
     app[keys.METRICS] = make_metrics_registry(app)
-    aiohttp_jinja2.setup(app, loader=jinja2.PackageLoader("web", "templates"))
+    i18n.setup_jinja(aiohttp_jinja2.setup(app, loader=jinja2.PackageLoader("web", "templates")))
     app.cleanup_ctx.append(contexts.secret_ctx)
     if sessionmaker is None:
         app.cleanup_ctx.append(contexts.database_ctx)  # creates the engine, sets app[keys.DB], disposes it
@@ -40,12 +45,16 @@ def create_app(
         [
             contexts.event_bus_ctx,
             contexts.crm_ctx,
+            contexts.recordings_ctx,
             contexts.dialplan_ctx,  # before the PBX: it reads the running plan
             contexts.pbx_ctx,
             contexts.screenpop_ctx,
+            contexts.board_ctx,
         ]
     )
     app.on_shutdown.append(contexts.close_websockets)
     app.on_response_prepare.append(set_security_headers)
     setup_routes(app)
+    documents.add_routes(app)  # printable quotes and invoices
+    setup_api(app, region=settings.crm.default_region)  # last: its catch-all answers unknown /api/v1 paths
     return app

@@ -19,7 +19,7 @@ from aiohttp import web
 from crm_core.models import User
 from crm_core.users import authenticate
 
-from . import keys
+from . import i18n, keys
 from .sessions import CurrentUser, SessionData
 
 __all__ = [
@@ -45,7 +45,8 @@ log = structlog.get_logger(__name__)
 SESSION_COOKIE = "cti_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
-LOGIN_FAILED = "Wrong login or password"
+LOGIN_FAILED = i18n.N_("Wrong login or password")
+CSRF_FAILED = i18n.N_("CSRF token missing or invalid")
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 _HOME = "/agent"
@@ -75,9 +76,15 @@ async def current_user(request: web.Request) -> CurrentUser | None:
         if user is None or not user.is_active:
             return None
         found = CurrentUser(
-            id=user.id, login=user.login, name=user.name, extension=user.extension, role=user.role
+            id=user.id,
+            login=user.login,
+            name=user.name,
+            extension=user.extension,
+            role=user.role,
+            locale=user.locale,
         )
     request[keys.USER] = found
+    i18n.set_locale(found.locale)  # the user's own choice beats the browser's Accept-Language
     structlog.contextvars.bind_contextvars(user_id=found.id)
     return found
 
@@ -105,7 +112,7 @@ def login_required(handler: Handler) -> Handler:
     async def wrapper(request: web.Request) -> web.StreamResponse:
         if await current_user(request) is None:
             if wants_json(request):
-                raise _json_error(web.HTTPUnauthorized, "Login required", "login-required")
+                raise _json_error(web.HTTPUnauthorized, i18n.gettext("Login required"), "login-required")
             raise web.HTTPFound(f"/login?next={quote(request.path_qs, safe='')}")
         return await handler(request)
 
@@ -127,7 +134,7 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
         # Without a session there is no token to check; a foreign Origin on a form post (login CSRF:
         # logging a victim into the attacker's account) is refused all the same.
         log.warning("cross_origin_post_rejected", origin=request.headers.get("Origin"), path=request.path)
-        raise web.HTTPForbidden(text="Cross-origin request rejected")
+        raise web.HTTPForbidden(text=i18n.gettext("Cross-origin request rejected"))
     session = _session(request)
     if session is not None:
         token = request.headers.get(CSRF_HEADER)
@@ -137,8 +144,8 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
         if not request.app[keys.SESSIONS].check_csrf(session, token):
             log.warning("csrf_rejected", method=request.method, user_id=session.user_id)
             if wants_json(request):
-                raise _json_error(web.HTTPForbidden, "CSRF token missing or invalid", "csrf-failed")
-            raise web.HTTPForbidden(text="CSRF token missing or invalid")
+                raise _json_error(web.HTTPForbidden, i18n.gettext(CSRF_FAILED), "csrf-failed")
+            raise web.HTTPForbidden(text=i18n.gettext(CSRF_FAILED))
     return await handler(request)
 
 
@@ -187,7 +194,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     if user is None or not user.is_active:
         if not (login_name and password):  # otherwise authenticate() has logged login_failed, with why
             log.info("login_failed", login=login_name, reason="incomplete_form")
-        return _render_login(request, next_=next_, error=LOGIN_FAILED, login_name=login_name)
+        return _render_login(request, next_=next_, error=i18n.gettext(LOGIN_FAILED), login_name=login_name)
     settings = request.app[keys.SETTINGS].web
     cookie, _session_data = request.app[keys.SESSIONS].issue(user.id, hours=settings.session_hours)
     log.info("login_succeeded", user_id=user.id, login=user.login)

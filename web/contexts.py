@@ -27,12 +27,15 @@ from cti.ports import PbxControl
 from cti.registry import CallRegistry
 
 from . import keys
+from .board import LiveBoard
 from .dialplan import DialplanService
 from .nullpbx import NullPbx
+from .recordings_service import RECORDINGS, RecordingsService
 from .screenpop import ScreenPopHub
 from .sessions import SessionCodec, load_or_create_secret
 
 __all__ = [
+    "board_ctx",
     "close_websockets",
     "crm_ctx",
     "database_ctx",
@@ -40,6 +43,7 @@ __all__ = [
     "dialplan_ctx",
     "event_bus_ctx",
     "pbx_ctx",
+    "recordings_ctx",
     "screenpop_ctx",
     "secret_ctx",
 ]
@@ -51,9 +55,13 @@ DRAIN_TIMEOUT = 10.0
 
 
 def default_pbx_factory(settings: Settings, publish: Callable[[CtiEvent], object]) -> PbxControl:
-    """AsteriskPbx for ``pbx.mode: asterisk``, NullPbx for ``none``."""
+    """AsteriskPbx for ``pbx.mode: asterisk``, SipPbx for ``embedded``, NullPbx for ``none``."""
     if settings.pbx.mode is PbxMode.NONE:
         return NullPbx(settings, publish)
+    if settings.pbx.mode is PbxMode.EMBEDDED:
+        from pbx_adapters.sip.pbx import SipPbx
+
+        return SipPbx(settings, publish)
     # Imported here so a deployment without a PBX never loads panoramisk.
     from pbx_adapters.asterisk.pbx import AsteriskPbx
 
@@ -126,6 +134,16 @@ async def crm_ctx(app: web.Application) -> AsyncIterator[None]:
             log.warning("crm_writer_not_drained", pending=subscription.pending)
 
 
+async def recordings_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Ingest, convert and link the PBX's recordings (bus subscription "recordings"); retries, retention."""
+    service = RecordingsService(app)
+    app[RECORDINGS] = service
+    async with app[keys.EVENT_BUS].subscribe("recordings") as subscription:
+        service.start(subscription)
+        yield
+        await service.stop(subscription)  # after the PBX stopped: finishes what is queued
+
+
 async def dialplan_ctx(app: web.Application) -> AsyncIterator[None]:
     """Load the dialplan (the file, else the last applied version) and re-apply the file on SIGHUP."""
     running = RunningPlan()
@@ -161,6 +179,7 @@ async def pbx_ctx(app: web.Application) -> AsyncIterator[None]:
     """Start the PBX link; it publishes onto the bus and retries by itself when the PBX is down."""
     settings = app[keys.SETTINGS]
     pbx = app[keys.PBX_FACTORY](settings, app[keys.EVENT_BUS].publish)
+    _follow_plan(app, pbx)
     await pbx.start()
     app[keys.PBX] = pbx
     log.info("pbx_started", mode=settings.pbx.mode.value, pbx_id=settings.pbx.id)
@@ -169,6 +188,16 @@ async def pbx_ctx(app: web.Application) -> AsyncIterator[None]:
     stop_syncing()
     await pbx.stop()
     log.info("pbx_stopped", pbx_id=settings.pbx.id)
+
+
+def _follow_plan(app: web.Application, pbx: PbxControl) -> None:
+    """The embedded PBX interprets the running dialplan itself (and every plan applied later)."""
+    if app[keys.SETTINGS].pbx.mode is not PbxMode.EMBEDDED:
+        return
+    from pbx_adapters.sip.pbx import SipPbx
+
+    if isinstance(pbx, SipPbx):
+        pbx.follow(app[keys.PLAN])
 
 
 def _sync_asterisk_config(app: web.Application, pbx: PbxControl) -> Callable[[], None]:
@@ -230,8 +259,26 @@ async def screenpop_ctx(app: web.Application) -> AsyncIterator[None]:
     await _cancel(task)
 
 
+async def board_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Run the supervisors' live board; yield once it is subscribed to the bus."""
+    board = LiveBoard(app[keys.REGISTRY], app[keys.PLAN])
+    app[keys.BOARD] = board
+    task = asyncio.create_task(board.run(app[keys.EVENT_BUS]), name="board")
+    _watch(task)
+    started = asyncio.create_task(board.started.wait())
+    await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
+    started.cancel()
+    if task.done():
+        task.result()
+    yield
+    await _cancel(task)
+
+
 async def close_websockets(app: web.Application) -> None:
     """on_shutdown: tell every agent's browser we are going away (it reconnects later)."""
     hub = app.get(keys.SCREENPOP)
     if hub is not None:
         await hub.close_all(code=WSCloseCode.GOING_AWAY, message=b"Server shutdown")
+    board = app.get(keys.BOARD)
+    if board is not None:
+        await board.close_all(code=WSCloseCode.GOING_AWAY, message=b"Server shutdown")

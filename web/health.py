@@ -18,8 +18,10 @@ from prometheus_client.registry import Collector
 from sqlalchemy import text
 
 from config.settings import PbxMode
+from recordings.pipeline import PipelineStats
 
 from . import keys
+from .recordings_service import RECORDINGS
 
 __all__ = ["CtiCollector", "healthz", "make_metrics_registry", "metrics"]
 
@@ -53,6 +55,10 @@ async def healthz(request: web.Request) -> web.Response:
         "database": "ok" if database else "error",
         "pbx": _pbx_state(request.app),
     }
+    recordings = request.app.get(RECORDINGS)
+    if recordings is not None and recordings.pipeline.stats.storage_full:
+        # Degraded, not down: calls go on and the files wait on the PBX, but someone must free space.
+        body["recordings"] = {"storage_full": True}
     return web.json_response(body, status=200 if database else 503)
 
 
@@ -94,6 +100,29 @@ class CtiCollector(Collector):
         yield GaugeMetricFamily("cti_websocket_clients", "Agent screen-pop sockets open.", value=clients)
         connected = 1 if pbx is not None and pbx.connected else 0
         yield GaugeMetricFamily("cti_pbx_connected", "1 while the PBX link is up.", value=connected)
+        yield from _recording_metrics(app)
+
+
+def _recording_metrics(app: web.Application) -> Iterator[Metric]:
+    service = app.get(RECORDINGS)
+    stats = service.pipeline.stats if service is not None else PipelineStats()
+    full = 1 if stats.storage_full else 0
+    yield GaugeMetricFamily(
+        "cti_recordings_storage_full",
+        "1 while the recordings disk is full (files wait on the PBX).",
+        value=full,
+    )
+    for name, help_text, value in (
+        ("cti_recordings_storage_full_events", "Recordings that met a full disk.", stats.storage_full_total),
+        ("cti_recordings_converted", "Recordings stored and converted.", stats.converted),
+        ("cti_recordings_failed", "Recordings given up on (their files are kept).", stats.failed),
+        ("cti_recordings_retried", "Retries started by the sweeper.", stats.retried),
+    ):
+        counter = CounterMetricFamily(name, help_text)
+        counter.add_metric([], value)
+        yield counter
+    in_flight = service.pipeline.in_flight if service is not None else 0
+    yield GaugeMetricFamily("cti_recordings_in_flight", "Recordings being worked on now.", value=in_flight)
 
 
 def make_metrics_registry(app: web.Application) -> CollectorRegistry:

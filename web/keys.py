@@ -16,11 +16,13 @@ from cti.plan import RunningPlan
 from cti.ports import PbxControl
 from cti.registry import CallRegistry
 
+from .board import LiveBoard
 from .dialplan import DialplanService
 from .screenpop import ScreenPopHub
 from .sessions import CurrentUser, SessionCodec, SessionData
 
 __all__ = [
+    "BOARD",
     "CRM_WRITER",
     "DB",
     "DIALPLAN",
@@ -53,6 +55,7 @@ PLAN = web.AppKey("plan", RunningPlan)
 DIALPLAN = web.AppKey("dialplan", DialplanService)
 PBX = web.AppKey[PbxControl]("pbx")
 SCREENPOP = web.AppKey("screenpop", ScreenPopHub)
+BOARD = web.AppKey("board", LiveBoard)
 SECRET = web.AppKey("secret", bytes)
 "The raw server secret (``web.secret_key_file``); use SESSIONS rather than this directly."
 SESSIONS = web.AppKey("sessions", SessionCodec)

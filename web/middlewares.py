@@ -11,7 +11,10 @@ import structlog
 from aiohttp import web
 
 from crm_core.errors import Conflict, CrmError, NotFound
+from crm_core.rights import Forbidden
 from cti.errors import CtiError, NoSuchCall, PbxActionFailed, PbxUnavailable
+
+from . import i18n
 
 __all__ = [
     "error_middleware",
@@ -28,6 +31,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _STATUS: dict[type[Exception], int] = {
     NoSuchCall: 404,
     NotFound: 404,
+    Forbidden: 403,
     Conflict: 409,
     PbxActionFailed: 409,  # the PBX answered and refused (busy, no such extension): not our outage
     PbxUnavailable: 503,
@@ -86,14 +90,15 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except (CtiError, CrmError) as exc:
         status = error_status(exc)
         log.info("request_failed", error_id=exc.error_id, status=status)
-        body = {"message": str(exc), "error_id": exc.error_id, "details": exc.details()}
+        body = {"message": i18n.error_message(exc), "error_id": exc.error_id, "details": exc.details()}
         return web.json_response(body, status=status)
     except web.HTTPException:
         raise
     except Exception:
         log.exception("request_crashed")
         return web.json_response(
-            {"message": "Internal server error", "error_id": "internal-error", "details": {}}, status=500
+            {"message": i18n.gettext("Internal server error"), "error_id": "internal-error", "details": {}},
+            status=500,
         )
 
 

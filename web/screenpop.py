@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from config.settings import CrmSettings
 from crm_core.lookup import Card, find_card
 from cti.bus import EventBus, Notice
-from cti.events import CallAnswered, CallEnded, CallPickedUp, CallRinging, CallTransferred
+from cti.events import CallAnswered, CallEnded, CallPickedUp, CallRinging, CallStarted, CallTransferred
 from cti.model import Call, CallId, Direction
 from cti.registry import CallRegistry
 
@@ -68,6 +68,8 @@ class ScreenPopHub:
         self._sockets: dict[str, set[web.WebSocketResponse]] = {}
         self._cards: dict[CallId, asyncio.Task[Frame | None]] = {}
         self._popped: dict[CallId, set[web.WebSocketResponse]] = {}
+        self._tails: dict[CallId, asyncio.Task[None]] = {}
+        "Per call, the task handling its latest notice (the next one waits for it)."
         self.started = asyncio.Event()
         "Set once the hub's bus subscription exists."
 
@@ -100,22 +102,47 @@ class ScreenPopHub:
         await asyncio.gather(*closing, return_exceptions=True)
 
     async def run(self, bus: EventBus) -> None:
-        """Follow the bus until cancelled; one bad notice is logged and skipped."""
+        """Follow the bus until cancelled; one bad notice is logged and skipped.
+
+        Notices of one call are handled in order; different calls concurrently, so a slow card
+        look-up for one caller never delays another caller's pop.
+        """
         async with bus.subscribe("screenpop") as subscription:
             self.started.set()
             try:
                 async for notice in subscription:
-                    try:
-                        await self.handle(notice)
-                    except Exception:
-                        log.exception("screenpop_failed", cti_event=type(notice.event).__name__)
+                    self._dispatch(notice)
             finally:
-                for task in self._cards.values():
+                for task in (*self._cards.values(), *self._tails.values()):
                     task.cancel()
+
+    def _dispatch(self, notice: Notice) -> None:
+        call_id: CallId | None = getattr(notice.event, "call_id", None)
+        if call_id is None:
+            return  # phones registering, DND: nothing to pop
+        previous = self._tails.get(call_id)
+        task = asyncio.create_task(self._handle_after(previous, notice), name=f"screenpop-{call_id}")
+        self._tails[call_id] = task
+
+        def forget(done: asyncio.Task[None]) -> None:
+            if self._tails.get(call_id) is done:
+                del self._tails[call_id]
+
+        task.add_done_callback(forget)
+
+    async def _handle_after(self, previous: asyncio.Task[None] | None, notice: Notice) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])  # its own failure is logged by itself
+        try:
+            await self.handle(notice)
+        except Exception:
+            log.exception("screenpop_failed", cti_event=type(notice.event).__name__)
 
     async def handle(self, notice: Notice) -> None:
         event, call = notice.event, notice.call
-        if isinstance(event, CallRinging) and call is not None:
+        if isinstance(event, CallStarted) and call is not None:
+            self._lookup_task(call)  # by the time a phone rings, the card is usually there
+        elif isinstance(event, CallRinging) and call is not None:
             await self._pop(call, event.extensions)
         elif isinstance(event, CallPickedUp | CallAnswered):
             if isinstance(event, CallPickedUp) and call is not None:
@@ -162,11 +189,15 @@ class ScreenPopHub:
             frame["picked_up"] = True
         await self._send(targets, frame)
 
-    async def _card(self, call: Call) -> Frame | None:
+    def _lookup_task(self, call: Call) -> asyncio.Task[Frame | None]:
         lookup = self._cards.get(call.call_id)
         if lookup is None:
             lookup = asyncio.create_task(self._lookup(call), name=f"screenpop-lookup-{call.call_id}")
             self._cards[call.call_id] = lookup
+        return lookup
+
+    async def _card(self, call: Call) -> Frame | None:
+        lookup = self._lookup_task(call)
         try:
             return await asyncio.shield(lookup)
         except asyncio.CancelledError:

@@ -47,6 +47,8 @@ class CurrentUser:
     name: str
     extension: str | None
     role: str
+    locale: str | None = None
+    "The pages' language the user chose; None: the browser's (see :mod:`web.i18n`)."
 
 
 def _b64(data: bytes) -> str:

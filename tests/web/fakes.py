@@ -23,6 +23,8 @@ class FakePbx:
     fail_with: Exception | None = None
     originated: list[tuple[str, str]] = field(default_factory=list)
     hung_up: list[CallId] = field(default_factory=list)
+    commands: list[tuple[object, ...]] = field(default_factory=list)
+    "Every other verb as (name, *arguments), in order."
 
     async def start(self) -> None:
         self.started = True
@@ -39,6 +41,37 @@ class FakePbx:
         if self.fail_with is not None:
             raise self.fail_with
         self.hung_up.append(call_id)
+
+    async def _command(self, *args: object) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.commands.append(args)
+
+    async def blind_transfer(self, call_id: CallId, to_extension: str, *, by: str | None = None) -> None:
+        await self._command("blind_transfer", call_id, to_extension, by)
+
+    async def attended_transfer(self, call_id: CallId, to_extension: str, *, by: str | None = None) -> None:
+        await self._command("attended_transfer", call_id, to_extension, by)
+
+    async def pickup(self, call_id: CallId, by_extension: str) -> None:
+        await self._command("pickup", call_id, by_extension)
+
+    async def move_to_conference(self, call_id: CallId, room: str) -> None:
+        await self._command("move_to_conference", call_id, room)
+
+    async def add_to_conference(self, room: str, extension: str) -> None:
+        await self._command("add_to_conference", room, extension)
+
+    async def start_recording(self, call_id: CallId, file: str) -> None:
+        await self._command("start_recording", call_id)
+
+    async def stop_recording(self, call_id: CallId) -> None:
+        await self._command("stop_recording", call_id)
+
+    async def spy(
+        self, call_id: CallId, supervisor: str, mode: str = "listen", *, on: str | None = None
+    ) -> None:
+        await self._command("spy", call_id, supervisor, mode)
 
 
 def now() -> datetime:

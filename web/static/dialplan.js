@@ -20,6 +20,8 @@
   const explainOut = document.getElementById("explain-out");
   let marks = new Map(); // line number -> {severity, messages}
   let lineCount = 0;
+  const t = I18N.t;
+  const nt = I18N.nt;
 
   // Line numbers ---------------------------------------------------------------------------
 
@@ -86,16 +88,16 @@
         body: JSON.stringify(body),
       });
     } catch (error) {
-      return { status: 0, data: { message: "The server did not answer: " + error } };
+      return { status: 0, data: { message: t("The server did not answer: %(error)s", { error: error }) } };
     }
     let data = {};
     try {
       data = await response.json();
     } catch (error) {
-      data = { message: "Unexpected answer (HTTP " + response.status + ")" };
+      data = { message: t("Unexpected answer (HTTP %(status)s)", { status: response.status }) };
     }
     if (response.status === 401) {
-      data.message = "Your session has ended: log in again (copy your text first).";
+      data.message = t("Your session has ended: log in again (copy your text first).");
     }
     return { status: response.status, data: data };
   }
@@ -121,7 +123,7 @@
       const jump = document.createElement("button");
       jump.type = "button";
       jump.className = "link";
-      jump.textContent = "line " + line;
+      jump.textContent = t("line %(line)s", { line: line });
       jump.addEventListener("click", function () {
         goToLine(line, Number(issue.column) || 1);
       });
@@ -157,41 +159,47 @@
   // Buttons --------------------------------------------------------------------------------
 
   document.getElementById("validate").addEventListener("click", async function () {
-    say("Validating…");
+    say(t("Validating…"));
     const { status: code, data } = await post("/admin/dialplan/validate", { text: text.value });
     if (code !== 200) {
-      say(data.message || "Validation failed (HTTP " + code + ")", "error");
+      say(data.message || t("Validation failed (HTTP %(status)s)", { status: code }), "error");
       return;
     }
     showIssues(data.issues);
     const warnings = (data.issues || []).filter((issue) => issue.severity === "warning").length;
     if (data.valid) {
-      say(warnings ? "Valid, with " + warnings + " warning(s)." : "Valid.", warnings ? "warning" : "ok");
+      const text = warnings ? nt("Valid, with %(num)s warning.", "Valid, with %(num)s warnings.", warnings) : t("Valid.");
+      say(text, warnings ? "warning" : "ok");
     } else {
-      say("Not valid: " + (data.issues.length - warnings) + " error(s).", "error");
+      const errors = data.issues.length - warnings;
+      say(nt("Not valid: %(num)s error.", "Not valid: %(num)s errors.", errors), "error");
     }
   });
 
   document.getElementById("diff").addEventListener("click", async function () {
     const { status: code, data } = await post("/admin/dialplan/diff", { text: text.value });
     if (code !== 200) {
-      say(data.message || "Diff failed (HTTP " + code + ")", "error");
+      say(data.message || t("Diff failed (HTTP %(status)s)", { status: code }), "error");
       return;
     }
     if (!data.changed) {
       hideDiff();
-      say("No changes against the running plan.", "ok");
+      say(t("No changes against the running plan."), "ok");
       return;
     }
     showDiff(data.diff);
-    say("Changes against the running plan (version " + (data.running_version ?? "none") + "):");
+    say(
+      data.running_version == null
+        ? t("Changes against the running plan (not in the history yet):")
+        : t("Changes against the running plan (version %(version)s):", { version: data.running_version }),
+    );
   });
 
   document.getElementById("apply").addEventListener("click", async function () {
-    if (!window.confirm("Apply this dialplan now? Calls from now on follow it.")) {
+    if (!window.confirm(t("Apply this dialplan now? Calls from now on follow it."))) {
       return;
     }
-    say("Applying…");
+    say(t("Applying…"));
     const { status: code, data } = await post("/admin/dialplan/apply", {
       text: text.value,
       comment: comment.value,
@@ -207,9 +215,9 @@
       showIssues(data.issues);
       say(data.message, "error");
     } else if (code === 409) {
-      say(data.message + " (reload the page to start from it; copy your text first)", "error");
+      say(t("%(message)s (reload the page to start from it; copy your text first)", { message: data.message }), "error");
     } else {
-      say(data.message || "Apply failed (HTTP " + code + ")", "error");
+      say(data.message || t("Apply failed (HTTP %(status)s)", { status: code }), "error");
     }
   });
 
@@ -230,7 +238,7 @@
     if (code === 422) {
       showIssues(data.issues);
     }
-    const lines = code === 200 ? data.lines : [data.message || "Explain failed (HTTP " + code + ")"];
+    const lines = code === 200 ? data.lines : [data.message || t("Explain failed (HTTP %(status)s)", { status: code })];
     for (const line of lines) {
       const item = document.createElement("li");
       item.textContent = String(line);

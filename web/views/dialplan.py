@@ -21,7 +21,7 @@ from crm_core.dialplans import VersionInfo
 from crm_core.models import Role
 from cti.routing import explain
 
-from .. import keys
+from .. import i18n, keys
 from ..auth import csrf_token, login_required, request_user, wants_json
 from ..dialplan import (
     ApplyResult,
@@ -48,9 +48,9 @@ log = structlog.get_logger(__name__)
 
 HISTORY_LIMIT = 200
 _OUTCOMES = {
-    "applied": "Rolled back: version {version} is running.",
-    "reloaded": "Version {version} is running.",
-    "unchanged": "That text is already running (version {version}): nothing changed.",
+    "applied": i18n.N_("Rolled back: version %(version)s is running."),
+    "reloaded": i18n.N_("Version %(version)s is running."),
+    "unchanged": i18n.N_("That text is already running (version %(version)s): nothing changed."),
 }
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -65,8 +65,8 @@ def admin_required(handler: Handler) -> Handler:
         if user.role != Role.ADMIN:
             log.warning("admin_required", user_id=user.id, role=user.role)
             if wants_json(request):
-                raise _json_error(web.HTTPForbidden, "Administrators only", "admin-required")
-            raise web.HTTPForbidden(text="Administrators only")
+                raise _json_error(web.HTTPForbidden, i18n.gettext("Administrators only"), "admin-required")
+            raise web.HTTPForbidden(text=i18n.gettext("Administrators only"))
         return await handler(request)
 
     return login_required(check_role)
@@ -103,9 +103,9 @@ async def _body(request: web.Request) -> dict[str, Any]:
     try:
         data = await request.json()
     except ValueError:
-        raise _json_error(web.HTTPBadRequest, "Expected a JSON object", "bad-request") from None
+        raise _json_error(web.HTTPBadRequest, i18n.gettext("Expected a JSON object"), "bad-request") from None
     if not isinstance(data, dict):
-        raise _json_error(web.HTTPBadRequest, "Expected a JSON object", "bad-request")
+        raise _json_error(web.HTTPBadRequest, i18n.gettext("Expected a JSON object"), "bad-request")
     return data
 
 
@@ -163,7 +163,7 @@ async def explain_call(request: web.Request) -> web.StreamResponse:
     data = await _body(request)
     caller, dialled = _text(data, "from").strip(), _text(data, "to").strip()
     if not caller or not dialled:
-        raise _json_error(web.HTTPBadRequest, "from and to are required", "bad-request")
+        raise _json_error(web.HTTPBadRequest, i18n.gettext("from and to are required"), "bad-request")
     text = _text(data, required=False)
     spec = request.app[keys.PLAN].spec
     plan = "running"
@@ -171,7 +171,11 @@ async def explain_call(request: web.Request) -> web.StreamResponse:
         edited, issues = request.app[keys.DIALPLAN].validate(text)
         if edited is None:
             return web.json_response(
-                {"message": "the edited plan has errors", "issues": [_issue(i) for i in issues]}, status=422
+                {
+                    "message": i18n.gettext("the edited plan has errors"),
+                    "issues": [_issue(i) for i in issues],
+                },
+                status=422,
             )
         spec, plan = edited, "edited"
     at_text = _text(data, "at", required=False).strip()
@@ -179,7 +183,9 @@ async def explain_call(request: web.Request) -> web.StreamResponse:
         at = datetime.fromisoformat(at_text) if at_text else None
     except ValueError:
         raise _json_error(
-            web.HTTPBadRequest, f"at: {at_text!r} is not a date and time", "bad-request"
+            web.HTTPBadRequest,
+            i18n.gettext("at: %(value)s is not a date and time", value=repr(at_text)),
+            "bad-request",
         ) from None
     trunk = _text(data, "trunk", required=False).strip() or None
     facts = sample_call(spec, caller, dialled, at=at, trunk=trunk)
@@ -213,7 +219,7 @@ async def apply_plan(request: web.Request) -> web.StreamResponse:
     except DialplanInvalid as exc:
         return web.json_response(
             {
-                "message": "the plan has errors: nothing was applied",
+                "message": i18n.gettext("the plan has errors: nothing was applied"),
                 "issues": [_issue(i) for i in exc.issues],
             },
             status=422,
@@ -238,7 +244,7 @@ async def history_page(request: web.Request) -> web.StreamResponse:
     message = ""
     outcome, version = request.query.get("outcome", ""), request.query.get("version", "")
     if outcome in _OUTCOMES and version.isdigit():
-        message = _OUTCOMES[outcome].format(version=int(version))
+        message = i18n.gettext(_OUTCOMES[outcome], version=int(version))
     return _history(request, versions, message=message)
 
 
@@ -309,12 +315,14 @@ async def rollback(request: web.Request) -> web.StreamResponse:
         if wants_json(request):
             return web.json_response(
                 {
-                    "message": f"version {version_id} is not valid today",
+                    "message": i18n.gettext("version %(version)s is not valid today", version=version_id),
                     "issues": [_issue(i) for i in exc.issues],
                 },
                 status=422,
             )
-        message = f"Version {version_id} is not valid today: nothing was changed."
+        message = i18n.gettext(
+            "Version %(version)s is not valid today: nothing was changed.", version=version_id
+        )
         return _history(request, await service.history(HISTORY_LIMIT), message=message, issues=exc.issues)
     except DialplanBusy as exc:
         return web.json_response({"message": str(exc)}, status=503)
