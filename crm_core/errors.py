@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["Conflict", "CrmError", "Invalid", "NotFound", "SeedError", "UserExists"]
+from collections.abc import Sequence
+
+__all__ = ["BadValue", "Conflict", "CrmError", "Invalid", "NotFound", "SeedError", "UserExists"]
 
 
 class CrmError(Exception):
@@ -62,6 +64,15 @@ class Invalid(CrmError):
 
     def details(self) -> dict[str, object]:
         return {"field": self.field, "value": self.value, "allowed": list(self.allowed)}
+
+
+class BadValue(Invalid):
+    """A field's value breaks a rule; the message names the field and says why
+    (``phones[1]: '12ab' is not a phone number``, ``parent_id: would make a cycle``)."""
+
+    def __init__(self, field: str, value: object, message: str, allowed: Sequence[str] = ()) -> None:
+        super().__init__(field, value, tuple(allowed))
+        self.args = (f"{field}: {message}",)
 
 
 class SeedError(CrmError):

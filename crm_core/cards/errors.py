@@ -6,17 +6,9 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel
 
-from ..errors import Conflict, Invalid
+from ..errors import BadValue, Conflict
 
 __all__ = ["AlreadyConverted", "BadValue", "DuplicatesFound", "InUse"]
-
-
-class BadValue(Invalid):
-    """A field's value is not acceptable; the message says why (``phones[1]: '12ab' is not a number``)."""
-
-    def __init__(self, field: str, value: object, message: str, allowed: Sequence[str] = ()) -> None:
-        super().__init__(field, value, tuple(allowed))
-        self.args = (f"{field}: {message}",)
 
 
 class InUse(Conflict):

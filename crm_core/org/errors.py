@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from ..errors import Conflict, CrmError, Invalid
+from ..errors import BadValue, Conflict, CrmError
 
 __all__ = ["AdminOnly", "BadValue", "InUse"]
 
@@ -23,14 +21,6 @@ class AdminOnly(CrmError):
 
     def details(self) -> dict[str, object]:
         return {"what": self.what}
-
-
-class BadValue(Invalid):
-    """A field's value is not acceptable; the message says why (``parent_id: would make a cycle``)."""
-
-    def __init__(self, field: str, value: object, message: str, allowed: Sequence[str] = ()) -> None:
-        super().__init__(field, value, tuple(allowed))
-        self.args = (f"{field}: {message}",)
 
 
 class InUse(Conflict):

@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-from ..errors import Conflict, Invalid
+from ..errors import BadValue, Conflict
 
 __all__ = ["BadValue", "InUse", "KeptForTheRecord", "LossReasonRequired"]
-
-
-class BadValue(Invalid):
-    """A value breaks a sales rule (a discount above the price, an unknown stage...)."""
-
-    def __init__(self, field: str, value: object, message: str, allowed: tuple[str, ...] = ()) -> None:
-        super().__init__(field, value, allowed)
-        self.args = (f"{field}: {message}",)
 
 
 class LossReasonRequired(BadValue):
