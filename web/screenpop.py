@@ -113,8 +113,12 @@ class ScreenPopHub:
                 async for notice in subscription:
                     self._dispatch(notice)
             finally:
-                for task in (*self._cards.values(), *self._tails.values()):
+                # Wait for them to unwind: a look-up still closing its session when the database
+                # is disposed after us would never finish.
+                pending = [*self._cards.values(), *self._tails.values()]
+                for task in pending:
                     task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
 
     def _dispatch(self, notice: Notice) -> None:
         call_id: CallId | None = getattr(notice.event, "call_id", None)
