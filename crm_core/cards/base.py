@@ -7,6 +7,7 @@ delete removes) is written once.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -48,7 +49,7 @@ async def check_user(session: AsyncSession, field: str, user_id: int | None) -> 
         raise BadValue(field, user_id, f"user {user_id} is disabled")
 
 
-class CardService(Generic[RowT, OutT]):
+class CardService(ABC, Generic[RowT, OutT]):
     """The shared half of a card service; subclasses set the class attributes and ``_out``."""
 
     entity: ClassVar[Entity]
@@ -124,8 +125,9 @@ class CardService(Generic[RowT, OutT]):
     async def channels(self, session: AsyncSession, ids: Sequence[int]) -> dict[int, Channels]:
         return await load_channels(session, self.entity.value, ids)
 
+    @abstractmethod
     async def _out_many(self, session: AsyncSession, rows: Sequence[Any]) -> list[OutT]:
-        raise NotImplementedError
+        """The cards as the API shows them, channels included, in the order of *rows*."""
 
     def _channel_filters(self, stmt: Select, query: ListQuery) -> tuple[Select, ListQuery]:
         """Apply ``phone=``/``email=`` (not columns of the card) and pass the other filters on."""

@@ -10,6 +10,7 @@ lines (a quoted comment with line breaks) is named by the line it starts on.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import zipfile
@@ -128,10 +129,8 @@ def _decode(name: str, data: bytes, encoding: str | None) -> tuple[str, str]:
         return data[len(codecs.BOM_UTF8) :].decode("utf-8", errors="replace"), "utf-8-sig"
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return data.decode("utf-16"), "utf-16"
-    try:
+    with contextlib.suppress(UnicodeDecodeError):  # not UTF-8: try the legacy encodings below
         return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
     # cp1251 maps every byte but 0x98; a file that is neither is better refused than garbled.
     try:
         return data.decode("cp1251"), "cp1251"

@@ -10,6 +10,7 @@ rings; what happens next arrives as cti events.
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,13 +40,14 @@ log = structlog.get_logger(__name__)
 RING_FIRST_TIMEOUT = 30.0
 
 
-class SipControl:
+class SipControl(ABC):
     calls: CallManager
     features: Features
 
     @property
+    @abstractmethod
     def connected(self) -> bool:
-        raise NotImplementedError
+        """True while the PBX is serving (its endpoint and media engine are up)."""
 
     def _session(self, call_id: CallId) -> Session:
         if not self.connected:

@@ -86,8 +86,8 @@ class _TcpConnection:
                     self.owner.received(data, self.peer)
         except BadMessage as exc:
             log.warning("sip_tcp_stream_unreadable", peer=str(self.peer), reason=exc.reason)
-        except (TimeoutError, ConnectionError):
-            pass
+        except (TimeoutError, ConnectionError) as exc:
+            log.debug("sip_tcp_stream_closed", peer=str(self.peer), reason=type(exc).__name__)
         finally:
             self.close()
 

@@ -8,6 +8,7 @@ catalogue base.html embeds. Chromium is driven over the DevTools protocol as in 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 
 import pytest
@@ -30,11 +31,9 @@ async def after_navigation(page, expression: str, timeout: float = 10.0) -> None
     """Wait until *expression* holds on the next document (evaluating fails while none is there)."""
     async with asyncio.timeout(timeout):
         while True:
-            try:
+            with contextlib.suppress(AssertionError):  # between two documents: no context to evaluate in
                 if await page.js(expression):
                     return
-            except AssertionError:  # between two documents: no context to evaluate in yet
-                pass
             await asyncio.sleep(0.05)
 
 

@@ -17,6 +17,7 @@ however many calls are recorded.
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 from array import array
 from pathlib import Path
 
@@ -127,7 +128,7 @@ class PacketTrack:
         return chunk
 
 
-class _Recorder:
+class _Recorder(ABC):
     """One recording: turns what arrived since the last flush into frames for its file."""
 
     def __init__(self, file: WavFile, started: float) -> None:
@@ -144,9 +145,9 @@ class _Recorder:
     def _frame_at(self, now: float) -> int:
         return int((now - self._started) * SAMPLE_RATE)
 
+    @abstractmethod
     def flush(self, now: float, *, final: bool) -> bytes:
         """Return the frames ready to be written at loop time *now* (all of them when *final*)."""
-        raise NotImplementedError
 
 
 class StereoRecorder(_Recorder):
