@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from ruamel.yaml import YAML
@@ -136,6 +137,19 @@ class WebSettings(_Section):
     default_locale: Literal["en", "ru"] = Field(
         "en", description="Pages' language for users who chose none and browsers that ask for neither."
     )
+    timezone: str = Field(
+        "", description="The office's zone for the pages' times (IANA name); empty: the dialplan's timezone."
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r} (an IANA name, e.g. Europe/Moscow)") from None
+        return value
 
 
 class RetentionPolicy(_Section):
@@ -215,6 +229,7 @@ ENVIRONMENT: Mapping[str, str] = {
     "CTI_DATABASE_URL": "database.url",
     "CTI_WEB_HOST": "web.host",
     "CTI_WEB_PORT": "web.port",
+    "CTI_WEB_TIMEZONE": "web.timezone",
     "CTI_WEB_DEFAULT_LOCALE": "web.default_locale",
     "CTI_RECORDINGS_DIR": "recordings.directory",
     "CTI_DEFAULT_REGION": "crm.default_region",

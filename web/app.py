@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config.settings import Settings
 
-from . import contexts, i18n, keys
+from . import contexts, i18n, keys, timefmt
 from .api import setup_api
 from .auth import csrf_middleware
 from .health import make_metrics_registry
@@ -34,7 +34,9 @@ def create_app(
     app[keys.SETTINGS] = settings
     app[keys.PBX_FACTORY] = pbx_factory or contexts.default_pbx_factory
     app[keys.METRICS] = make_metrics_registry(app)
-    i18n.setup_jinja(aiohttp_jinja2.setup(app, loader=jinja2.PackageLoader("web", "templates")))
+    env = aiohttp_jinja2.setup(app, loader=jinja2.PackageLoader("web", "templates"))
+    i18n.setup_jinja(env)
+    timefmt.setup_jinja(env)
     app.cleanup_ctx.append(contexts.secret_ctx)
     if sessionmaker is None:
         app.cleanup_ctx.append(contexts.database_ctx)  # creates the engine, sets app[keys.DB], disposes it

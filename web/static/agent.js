@@ -50,9 +50,15 @@
     return item.querySelector(".call-" + name);
   }
 
+  // On the office's clock (<body data-timezone>), as the server-rendered pages show times.
   function when(iso) {
     const date = new Date(iso);
-    return isNaN(date) ? "" : date.toLocaleString(I18N.locale);
+    if (isNaN(date)) return "";
+    try {
+      return date.toLocaleString(I18N.locale, { timeZone: document.body.dataset.timezone || undefined });
+    } catch (error) {
+      return date.toLocaleString(I18N.locale); // a zone this browser does not know
+    }
   }
 
   // A phone number anyone can click to call (click-to-call, handled once for the whole page).

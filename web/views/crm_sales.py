@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -49,6 +49,7 @@ from .. import i18n, keys
 from ..api.errors import status_of
 from ..auth import csrf_token, login_required, request_user
 from ..funnel_svg import FunnelLabels, render_funnel
+from ..timefmt import day_range, office_zone
 from .documents import format_decimal
 
 __all__ = ["add_routes"]
@@ -451,17 +452,18 @@ def _day(text: str | None) -> date | None:
 async def funnel_page(request: web.Request, session: AsyncSession, principal: Principal) -> Mapping[str, Any]:
     """GET /crm/funnel?pipeline=&start=&end=&responsible=: both variants as SVG charts.
 
-    ``start`` and ``end`` are days (the end day included), taken in UTC: deals created in them count.
+    ``start`` and ``end`` are the office's days (the end day included): deals created in them count.
     """
     pipeline = await _pipeline(session, principal, _int(request.query.get("pipeline")))
     start, end = _day(request.query.get("start")), _day(request.query.get("end"))
     responsible = _int(request.query.get("responsible"))
+    since, until = day_range(start, end, office_zone(request.app))
     reports = await funnel_reports(
         session,
         principal,
         pipeline_id=pipeline.id,
-        start=datetime.combine(start, time(), UTC) if start else None,
-        end=datetime.combine(end + timedelta(days=1), time(), UTC) if end else None,
+        start=since,
+        end=until,
         responsible_ids=[responsible] if responsible is not None else None,
     )
     empty = i18n.gettext("No deals in this period.")
