@@ -225,7 +225,8 @@ class Walk:
         if not ready:
             self.skip(Cause.UNAVAILABLE, f"nobody in group {name} can take the call")
         elif group.strategy is GroupStrategy.RINGALL:
-            self.ring(tuple(self.phone(m) for m in ready), group.timeout, f"group {name} (ringall)")
+            phones = tuple(self.phone(m) for m in ready)
+            self.ring(phones, group.timeout, f"group {name} (ringall)", group=name)
             people = ", ".join(self.who(m) for m in ready)
             self.lines.append(f"ring group {name} (ringall) for {group.timeout} s: {people}")
         else:
@@ -237,7 +238,7 @@ class Walk:
                 seconds = min(group.member_timeout, left)
                 left -= seconds
                 why = f"group {name} ({group.strategy.value} {position}/{len(ready)})"
-                self.ring((self.phone(member),), seconds, why)
+                self.ring((self.phone(member),), seconds, why, group=name)
                 self.lines.append(f"ring {self.who(member)} for {seconds} s ({why})")
         if group.overflow is None:
             return True
@@ -311,8 +312,8 @@ class Walk:
         record, _why = self.record(number, external=False)
         return Phone(number, self.plan.extensions[number].name, record)
 
-    def ring(self, legs: tuple[Leg, ...], timeout: int | None, why: str) -> None:
-        self.steps.append(Ring(legs, timeout, why))
+    def ring(self, legs: tuple[Leg, ...], timeout: int | None, why: str, group: str | None = None) -> None:
+        self.steps.append(Ring(legs, timeout, why, group))
         for leg in legs:
             owner = leg.extension if isinstance(leg, Phone) else leg.for_extension
             label = leg.extension if isinstance(leg, Phone) else leg.number

@@ -144,6 +144,8 @@ class Ring:
     timeout: int | None
     "Seconds before the next step; None: until the caller gives up (outbound calls)."
     why: str
+    group: str | None = None
+    "The group whose members ring here; the PBX remembers who answers (``CallFacts.last_answered``)."
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,6 +83,8 @@ class CallManager:
         self.publish = publish
         self.recordings = recordings
         self.sessions: dict[CallId, Session] = {}
+        self.last_answered: dict[str, str] = {}
+        "Per group: the member who answered its last call (a hunt group starts after them)."
         self.trunks: Trunks | None = None
         self.features: Features
         self._tasks: set[asyncio.Task[None]] = set()
@@ -103,6 +105,7 @@ class CallManager:
             trunk=trunk,
             unavailable=frozenset(plan.extensions.keys() - registered),
             busy=self.busy(),
+            last_answered=dict(self.last_answered),
         )
 
     def recording_path(self, call_id: CallId) -> Path:

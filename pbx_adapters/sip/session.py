@@ -216,6 +216,8 @@ class Session:
                     if winner is not None:
                         self.rang_at.discard(winner.extension or "")  # it answered: no "stopped ringing"
                         self._cancel_ringing(except_=winner)
+                        if step.group is not None and winner.extension:
+                            self.manager.last_answered[step.group] = winner.extension
                         return winner
             return None
         finally:

@@ -38,6 +38,8 @@ groups:
   sales: {{number: "200", members: ["101", "102"], strategy: ringall, timeout: 20s, pickup: true}}
   support: {{number: "300", members: ["103", "102"], strategy: sequential, member_timeout: 2s, timeout: 10s,
             pickup: false}}
+  desk: {{number: "500", members: ["102", "103"], strategy: hunt, member_timeout: 2s, timeout: 10s,
+         pickup: false}}
 feature_codes:
   pickup: ["*11", "40"]
   announced_transfer: {{prefix: "*2", terminator: "#"}}

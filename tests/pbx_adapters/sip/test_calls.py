@@ -351,6 +351,24 @@ class TestRingGroups:
         assert ("answered", "102") == (call.disposition.value, call.answered_by)
         assert {"101", "102"} <= set(call.extensions)
 
+    async def test_a_hunt_group_starts_after_who_answered_its_last_call(
+        self, pbx, sipp: Sipp, recorder: Recorder
+    ):
+        """Group 500 hunts over 102, 103; three calls are answered by 102, 103, 102 in turn.
+
+        A plain sequential group would give 102 the first two (it answers every call it is offered).
+        """
+        first, first_port = await _phone(sipp, "102", "uas_answer.xml", pause_ms=100, calls=2)
+        second, second_port = await _phone(sipp, "103", "uas_answer.xml", pause_ms=100)
+        for _ in range(3):
+            caller = await sipp.run("uac_call.xml", service="500", pause_ms=300, **_call("101", "Anna"))
+            assert 0 == caller.rc, caller.errors
+        assert 0 == (await sipp.finish(first, first_port)).rc
+        assert 0 == (await sipp.finish(second, second_port)).rc
+        calls = await recorder.ended_calls(3)
+        assert ["102", "103", "102"] == [c.answered_by for c in calls]
+        assert {"desk": "102"} == pbx.calls.last_answered
+
 
 class TestSilentPhones:
     async def test_a_call_whose_phone_went_silent_is_hung_up(self, tmp_path, recorder: Recorder):

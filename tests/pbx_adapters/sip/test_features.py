@@ -47,6 +47,17 @@ class TestConference:
         assert ("answered", "801") == (call.disposition.value, call.conference)
         assert ["ConferenceJoined", "ConferenceLeft"] == [k for k in recorder.kinds() if k.startswith("Conf")]
 
+    async def test_a_wrong_pin_three_times_is_hung_up_and_never_joins(
+        self, pbx, sipp: Sipp, recorder: Recorder
+    ):
+        """Room 801's PIN is 1234: 101 keys 12# three times, the room hangs up on it."""
+        run = await sipp.run("uac_pin_wrong.xml", service="801", **_dialler("101", "Anna Sokolova"))
+        assert 0 == run.rc, run.errors
+        (call,) = await recorder.ended_calls(1)
+        assert (None, "failed") == (call.conference, call.disposition.value)
+        assert [] == [k for k in recorder.kinds() if k.startswith("Conf")]
+        assert {} == pbx.features.rooms
+
 
 class TestControl:
     async def test_hangup_from_the_cti_ends_a_ringing_call(self, pbx, sipp: Sipp, recorder: Recorder):
@@ -246,6 +257,36 @@ class TestControl:
         assert ("800", "answered") == (call.conference, call.disposition.value)
         assert 2 == recorder.kinds().count("ConferenceJoined")
         assert {} == pbx.features.rooms
+
+    async def test_add_to_conference_rings_a_phone_into_the_room(self, pbx, sipp: Sipp, recorder: Recorder):
+        """101 and 102 are in room 800; the CTI adds 103: its phone rings, answers and joins them."""
+        callee_port, added_port = free_port(), free_port()
+        assert 0 == (await sipp.register("102", callee_port)).rc
+        assert 0 == (await sipp.register("103", added_port)).rc
+        callee = await sipp.start("uas_answer.xml", port=callee_port, pause_ms=3000)
+        added = await sipp.start("uas_answer_hangup.xml", port=added_port, pause_ms=500)
+        caller = await sipp.start(
+            "uac_call.xml",
+            port=(caller_port := free_port()),
+            service="102",
+            pause_ms=3000,
+            **_dialler("101", "Anna"),
+        )
+        await recorder.wait_for(lambda: "CallAnswered" in recorder.kinds())
+        (call_id,) = list(pbx.calls.sessions)
+        await pbx.move_to_conference(call_id, "800")
+        adding = asyncio.create_task(pbx.add_to_conference("800", "103"))
+        await until(lambda: pbx.features.rooms["800"].members == 3)
+        assert 0 == (await sipp.finish(added, added_port)).rc
+        await adding
+        assert 2 == pbx.features.rooms["800"].members
+        for process, port in ((caller, caller_port), (callee, callee_port)):
+            assert 0 == (await sipp.finish(process, port)).rc
+        assert {} == pbx.features.rooms
+
+    async def test_add_to_conference_refuses_a_room_not_in_the_plan(self, pbx):
+        with pytest.raises(PbxActionFailed, match="999 is not a conference room of the plan"):
+            await pbx.add_to_conference("999", "103")
 
 
 class TestBusyLamps:
