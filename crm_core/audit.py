@@ -1,7 +1,9 @@
 """Write and read the audit trail (who did what, when). Callers own the session and its commit.
 
 An entry is added in the same transaction as the change it records, so the trail never names a
-change that was rolled back, nor misses one that was committed.
+change that was rolled back, nor misses one that was committed. The admin's viewer pages through
+it with :func:`search_audit`, newest first in a stable order (by id), so paging never skips or
+repeats an entry written meanwhile at the top.
 """
 
 from __future__ import annotations
@@ -12,12 +14,20 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import AuditEntry
 
-__all__ = ["AuditRecord", "entries", "record"]
+__all__ = [
+    "AuditRecord",
+    "AuditSearch",
+    "action_names",
+    "actor_names",
+    "entries",
+    "record",
+    "search_audit",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -35,6 +45,16 @@ class AuditRecord:
     details: Mapping[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class AuditSearch:
+    """Which entries the viewer wants; an empty field does not filter."""
+
+    action: str = ""
+    "The whole action or its family: ``recording`` finds ``recording.listen``, not ``recordingx.a``."
+    actor: str = ""
+    "The actor's login, so the entries of a deleted user (``user_id`` now NULL) are still found."
+
+
 def _out(entry: AuditEntry) -> AuditRecord:
     return AuditRecord(
         id=entry.id,
@@ -43,7 +63,7 @@ def _out(entry: AuditEntry) -> AuditRecord:
         actor=entry.actor,
         action=entry.action,
         target=entry.target,
-        details=dict(entry.details),
+        details=dict(entry.details or {}),
     )
 
 
@@ -74,3 +94,32 @@ async def entries(
     if action_prefix:
         stmt = stmt.where(AuditEntry.action.startswith(action_prefix, autoescape=True))
     return [_out(entry) for entry in await session.scalars(stmt)]
+
+
+async def search_audit(
+    session: AsyncSession, search: AuditSearch, *, offset: int, limit: int
+) -> tuple[int, list[AuditRecord]]:
+    """How many entries match, and the page at *offset*, newest first."""
+    stmt = select(AuditEntry)
+    if search.action:
+        stmt = stmt.where(
+            or_(
+                AuditEntry.action == search.action,
+                AuditEntry.action.startswith(f"{search.action}.", autoescape=True),
+            )
+        )
+    if search.actor:
+        stmt = stmt.where(AuditEntry.actor == search.actor)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
+    found = await session.scalars(stmt.order_by(AuditEntry.id.desc()).offset(offset).limit(limit))
+    return int(total or 0), [_out(entry) for entry in found]
+
+
+async def action_names(session: AsyncSession) -> list[str]:
+    """Every action the trail holds, sorted (the viewer's action filter offers them)."""
+    return list(await session.scalars(select(AuditEntry.action).distinct().order_by(AuditEntry.action)))
+
+
+async def actor_names(session: AsyncSession) -> list[str]:
+    """Every actor the trail names, sorted (the viewer's user filter offers them)."""
+    return list(await session.scalars(select(AuditEntry.actor).distinct().order_by(AuditEntry.actor)))

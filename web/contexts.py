@@ -30,7 +30,7 @@ from . import keys
 from .board import LiveBoard
 from .dialplan import DialplanService
 from .nullpbx import NullPbx
-from .recordings_service import RECORDINGS, RecordingsService
+from .recordings_service import RecordingsService
 from .screenpop import ScreenPopHub
 from .sessions import SessionCodec, load_or_create_secret
 
@@ -137,7 +137,7 @@ async def crm_ctx(app: web.Application) -> AsyncIterator[None]:
 async def recordings_ctx(app: web.Application) -> AsyncIterator[None]:
     """Ingest, convert and link the PBX's recordings (bus subscription "recordings"); retries, retention."""
     service = RecordingsService(app)
-    app[RECORDINGS] = service
+    app[keys.RECORDINGS] = service
     async with app[keys.EVENT_BUS].subscribe("recordings") as subscription:
         service.start(subscription)
         yield

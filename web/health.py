@@ -21,7 +21,6 @@ from config.settings import PbxMode
 from recordings.pipeline import PipelineStats
 
 from . import keys
-from .recordings_service import RECORDINGS
 
 __all__ = ["CtiCollector", "healthz", "make_metrics_registry", "metrics"]
 
@@ -55,7 +54,7 @@ async def healthz(request: web.Request) -> web.Response:
         "database": "ok" if database else "error",
         "pbx": _pbx_state(request.app),
     }
-    recordings = request.app.get(RECORDINGS)
+    recordings = request.app.get(keys.RECORDINGS)
     if recordings is not None and recordings.pipeline.stats.storage_full:
         # Degraded, not down: calls go on and the files wait on the PBX, but someone must free space.
         body["recordings"] = {"storage_full": True}
@@ -104,7 +103,7 @@ class CtiCollector(Collector):
 
 
 def _recording_metrics(app: web.Application) -> Iterator[Metric]:
-    service = app.get(RECORDINGS)
+    service = app.get(keys.RECORDINGS)
     stats = service.pipeline.stats if service is not None else PipelineStats()
     full = 1 if stats.storage_full else 0
     yield GaugeMetricFamily(

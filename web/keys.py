@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -21,6 +22,10 @@ from .dialplan import DialplanService
 from .screenpop import ScreenPopHub
 from .sessions import CurrentUser, SessionCodec, SessionData
 
+if TYPE_CHECKING:
+    # recordings_service reads its settings through these keys: importing it here would be a cycle.
+    from .recordings_service import RecordingsService
+
 __all__ = [
     "BOARD",
     "CRM_WRITER",
@@ -31,6 +36,7 @@ __all__ = [
     "PBX",
     "PBX_FACTORY",
     "PLAN",
+    "RECORDINGS",
     "REGISTRY",
     "SCREENPOP",
     "SECRET",
@@ -60,6 +66,8 @@ SECRET = web.AppKey("secret", bytes)
 "The raw server secret (``web.secret_key_file``); use SESSIONS rather than this directly."
 SESSIONS = web.AppKey("sessions", SessionCodec)
 METRICS = web.AppKey("metrics", CollectorRegistry)
+RECORDINGS: web.AppKey[RecordingsService] = web.AppKey("recordings")
+"The running recordings service (its pipeline's figures feed /metrics and /healthz)."
 
 SESSION = web.RequestKey("session", SessionData)
 "The verified session cookie of this request, when there is one."

@@ -25,7 +25,7 @@ from recordings.store import RecordingStore
 
 from . import keys
 
-__all__ = ["RECORDINGS", "RETENTION_EVERY", "RecordingsService", "make_store"]
+__all__ = ["RETENTION_EVERY", "RecordingsService", "make_store"]
 
 log = structlog.get_logger(__name__)
 
@@ -113,7 +113,3 @@ class RecordingsService:
             board.alerts.pop(ALERT_KEY, None)
         else:
             board.alerts[ALERT_KEY] = message
-
-
-RECORDINGS = web.AppKey("recordings", RecordingsService)
-"The running recordings service (its pipeline's figures feed /metrics and /healthz)."

@@ -8,6 +8,8 @@ keys of :mod:`crm_core.models.keys`):
 - :func:`duplicate_groups`: which cards of one kind share a key (the "find duplicates" screen that
   leads to a merge)?
 
+:func:`card_keys` reads what a saved card offers to the first question.
+
 A duplicate the user may not read is still reported (creating a second card for a colleague's
 client is exactly what duplicate control should stop) but without its title.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -27,9 +30,18 @@ from cti.numbers import normalise
 from ..models import Company, Contact, Email, Lead, Phone
 from ..models.keys import company_key, email_key, person_key
 from ..rights import Action, Entity, Principal
+from .cardref import require_card
 from .errors import BadValue
 
-__all__ = ["AXES", "Duplicate", "DuplicateGroup", "duplicate_groups", "find_duplicates"]
+__all__ = [
+    "AXES",
+    "CardKeys",
+    "Duplicate",
+    "DuplicateGroup",
+    "card_keys",
+    "duplicate_groups",
+    "find_duplicates",
+]
 
 Axis = Literal["phone", "email", "name", "company"]
 CardKind = Literal["contact", "company", "lead"]
@@ -55,6 +67,40 @@ class DuplicateGroup(BaseModel):
     axis: Axis
     key: str
     ids: list[int]
+
+
+@dataclass(frozen=True, slots=True)
+class CardKeys:
+    """What duplicate control compares for one card: its phones, e-mails and names."""
+
+    phones: list[str]
+    "E.164 numbers (phones that could not be read are left out)."
+    emails: list[str]
+    name: str | None = None
+    "The person: a contact's or a lead's name."
+    company_name: str | None = None
+    "The company: a company's title or a lead's company name."
+
+
+async def card_keys(session: AsyncSession, principal: Principal, kind: CardKind, id: int) -> CardKeys:
+    """The keys of the *kind* card *id*; raise ``NotFound``/``Forbidden`` unless the principal may read it."""
+    await require_card(session, principal, kind, id)
+    phones = list(
+        await session.scalars(
+            select(Phone.e164).where(Phone.owner_type == kind, Phone.owner_id == id, Phone.e164.is_not(None))
+        )
+    )
+    emails = list(
+        await session.scalars(select(Email.value).where(Email.owner_type == kind, Email.owner_id == id))
+    )
+    if kind == "contact":
+        name = await session.scalar(select(Contact.name).where(Contact.id == id))
+        return CardKeys(phones=phones, emails=emails, name=name)
+    if kind == "company":
+        title = await session.scalar(select(Company.title).where(Company.id == id))
+        return CardKeys(phones=phones, emails=emails, company_name=title)
+    row = (await session.execute(select(Lead.name, Lead.company_name).where(Lead.id == id))).one()
+    return CardKeys(phones=phones, emails=emails, name=row.name, company_name=row.company_name)
 
 
 async def find_duplicates(

@@ -13,7 +13,6 @@ from cti.events import RecordingStarted, RecordingStopped
 from cti.model import CallId
 from tests.recordings.conftest import _tiny_disk, write_sine  # noqa: F401 (the tiny_disk fixture)
 from web import keys
-from web.recordings_service import RECORDINGS
 
 from .conftest import UNKNOWN_CALLER, cookie_header
 from .fakes import answered, ended, inbound, now, ringing
@@ -124,13 +123,13 @@ class TestFullDisk:
         """
         source = write_sine(tmp_path / f"{CALL}.wav", 20)  # 320 KB on a 200 KB disk
         _call_with_recording(pbx, str(source))
-        stats = app[RECORDINGS].pipeline.stats
+        stats = app[keys.RECORDINGS].pipeline.stats
 
         async def full() -> bool:
             return stats.storage_full
 
         await _until(full)
-        await app[RECORDINGS].pipeline.wait_idle()
+        await app[keys.RECORDINGS].pipeline.wait_idle()
 
         health = await (await client.get("/healthz")).json()
         metrics = await (await client.get("/metrics")).text()

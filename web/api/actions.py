@@ -30,7 +30,8 @@ from crm_core.rights import Principal
 
 from .. import keys
 from .errors import ApiError
-from .router import API_PREFIX, _body, _dispatch, _validate
+from .handling import dispatch, read_body, validate
+from .router import API_PREFIX
 
 __all__ = ["ActionCall", "ActionRoute", "card_id", "mount_actions"]
 
@@ -88,7 +89,7 @@ class ActionRoute:
 
     async def run(self, request: web.Request, session: AsyncSession, principal: Principal) -> web.Response:
         query = _parse_query(self.query, request.query) if self.query is not None else None
-        body = _validate(self.body, await _body(request)) if self.body is not None else None
+        body = validate(self.body, await read_body(request)) if self.body is not None else None
         result = await self.handler(ActionCall(request, session, principal, query, body))
         if result is None:
             return web.Response(status=self.status)
@@ -114,7 +115,7 @@ def mount_actions(app: web.Application, routes: Iterable[ActionRoute]) -> None:
         async def endpoint(
             request: web.Request, operations: Mapping[str, Any] = operations
         ) -> web.StreamResponse:
-            return await _dispatch(request, operations)
+            return await dispatch(request, operations)
 
         app.router.add_route("*", f"{API_PREFIX}/{path}", endpoint)
 
@@ -137,4 +138,4 @@ def _parse_query(model: type[BaseModel], query: MultiMapping[str]) -> BaseModel:
             raise ApiError(422, "invalid-query", f"{key}: give it once", field=key)
         else:
             data[key] = values[0]
-    return _validate(model, data)
+    return validate(model, data)

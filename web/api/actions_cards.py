@@ -6,12 +6,10 @@ wraps lists as ``{"items": [...]}`` so every answer is an object a client can gr
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
-from crm_core.cards.cardref import require_card
 from crm_core.cards.conversion import (
     ConversionOffer,
     ConversionResult,
@@ -24,6 +22,7 @@ from crm_core.cards.duplicates import (
     CardKind,
     Duplicate,
     DuplicateGroup,
+    card_keys,
     duplicate_groups,
     find_duplicates,
 )
@@ -31,7 +30,7 @@ from crm_core.cards.exclusions import Exclusion, add_exclusion, list_exclusions,
 from crm_core.cards.merge import MergeResult, merge
 from crm_core.cards.timeline import MAX_PAGE, TimelineItem, timeline
 from crm_core.errors import NotFound
-from crm_core.models import Company, Contact, Email, ExclusionReason, Lead, Phone
+from crm_core.models import ExclusionReason
 
 from .actions import ActionCall, ActionRoute, card_id
 
@@ -112,36 +111,18 @@ async def _timeline(call: ActionCall, entity: str) -> TimelinePage:
     return TimelinePage(items=items, offset=query.offset, limit=query.limit)
 
 
-async def _card_keys(call: ActionCall, entity: CardKind, id: int) -> dict[str, Any]:
-    """What duplicate control compares for this card: its phones, e-mails and names."""
-    phones = list(
-        await call.session.scalars(
-            select(Phone.e164).where(
-                Phone.owner_type == entity, Phone.owner_id == id, Phone.e164.is_not(None)
-            )
-        )
-    )
-    emails = list(
-        await call.session.scalars(
-            select(Email.value).where(Email.owner_type == entity, Email.owner_id == id)
-        )
-    )
-    if entity == "contact":
-        names = {"name": await call.session.scalar(select(Contact.name).where(Contact.id == id))}
-    elif entity == "company":
-        names = {"company_name": await call.session.scalar(select(Company.title).where(Company.id == id))}
-    else:
-        row = (await call.session.execute(select(Lead.name, Lead.company_name).where(Lead.id == id))).one()
-        names = {"name": row.name, "company_name": row.company_name}
-    return {"phones": phones, "emails": emails, **names}
-
-
 async def _duplicates(call: ActionCall, entity: CardKind) -> Duplicates:
     id = card_id(call, entity)
-    await require_card(call.session, call.principal, entity, id)
-    keys = await _card_keys(call, entity, id)
+    keys = await card_keys(call.session, call.principal, entity, id)
     found = await find_duplicates(
-        call.session, call.principal, exclude=(entity, id), region=call.region, **keys
+        call.session,
+        call.principal,
+        phones=keys.phones,
+        emails=keys.emails,
+        name=keys.name,
+        company_name=keys.company_name,
+        exclude=(entity, id),
+        region=call.region,
     )
     return Duplicates(items=found)
 

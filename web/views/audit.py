@@ -1,8 +1,7 @@
 """The admin's audit log viewer: GET /admin/audit (who, what, when), filtered by action and user, paged.
 
-It reads :class:`crm_core.models.AuditEntry` directly, newest first, with a stable order (by id)
-so paging never skips or repeats an entry written meanwhile at the top. The action filter matches
-the whole action or its family (``recording`` finds ``recording.listen`` and
+The entries come from :func:`crm_core.audit.search_audit`, newest first in a stable order. The
+action filter matches the whole action or its family (``recording`` finds ``recording.listen`` and
 ``recording.download``); the user filter matches the actor's login, so entries of a deleted user
 (whose ``user_id`` became NULL) are still found. Only admins see the trail.
 """
@@ -14,10 +13,8 @@ from collections.abc import Mapping
 import aiohttp_jinja2
 import structlog
 from aiohttp import web
-from sqlalchemy import func, or_, select
 
-from crm_core.audit import AuditRecord
-from crm_core.models import AuditEntry
+from crm_core.audit import AuditSearch, action_names, actor_names, search_audit
 
 from .. import keys
 from ..auth import csrf_token, request_user
@@ -42,32 +39,12 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
     actor = request.query.get("user", "").strip()[:200]
     offset_text = request.query.get("offset", "")
     offset = int(offset_text) if offset_text.isdigit() else 0
-    stmt = select(AuditEntry)
-    if action:
-        stmt = stmt.where(
-            or_(AuditEntry.action == action, AuditEntry.action.startswith(f"{action}.", autoescape=True))
-        )
-    if actor:
-        stmt = stmt.where(AuditEntry.actor == actor)
     async with request.app[keys.DB]() as session:
-        total = int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-        found = await session.scalars(stmt.order_by(AuditEntry.id.desc()).offset(offset).limit(PAGE_SIZE))
-        entries = [
-            AuditRecord(
-                id=e.id,
-                at=e.at,
-                user_id=e.user_id,
-                actor=e.actor,
-                action=e.action,
-                target=e.target,
-                details=dict(e.details or {}),
-            )
-            for e in found
-        ]
-        actions = list(
-            await session.scalars(select(AuditEntry.action).distinct().order_by(AuditEntry.action))
+        total, entries = await search_audit(
+            session, AuditSearch(action=action, actor=actor), offset=offset, limit=PAGE_SIZE
         )
-        actors = list(await session.scalars(select(AuditEntry.actor).distinct().order_by(AuditEntry.actor)))
+        actions = await action_names(session)
+        actors = await actor_names(session)
     log.info("audit_viewed", user_id=request_user(request).id, action=action or None, actor=actor or None)
     context: Mapping[str, object] = {
         "user": request_user(request),

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from crm_core.cards.duplicates import DuplicateGroup, duplicate_groups, find_duplicates
+from crm_core.cards.duplicates import (
+    CardKeys,
+    DuplicateGroup,
+    card_keys,
+    duplicate_groups,
+    find_duplicates,
+)
 from crm_core.cards.errors import BadValue
 from crm_core.cards.schemas import CompanyCreate, ContactCreate, EmailIn, LeadCreate, PhoneIn
+from crm_core.errors import NotFound
+from crm_core.rights import Forbidden
 
 
 class TestFindDuplicates:
@@ -136,3 +144,79 @@ class TestDuplicateGroups:
         """
         with pytest.raises(BadValue, match="a company has no name"):
             await duplicate_groups(session, people.admin, "company", "name")
+
+
+class TestCardKeys:
+    async def test_contact_phones_as_e164_emails_and_name(self, session, people, contacts):
+        """
+        A contact offers its numbers in E.164, its e-mails as written and its name; no company name.
+        """
+        anna = await contacts.create(
+            session,
+            people.ivanov,
+            ContactCreate(
+                name="Anna Smirnova",
+                phones=[PhoneIn(value="8 (916) 123-45-67")],
+                emails=[EmailIn(value="Anna@Example.org")],
+            ),
+        )
+
+        keys = await card_keys(session, people.ivanov, "contact", anna.id)
+
+        assert CardKeys(phones=["+79161234567"], emails=["Anna@Example.org"], name="Anna Smirnova") == keys
+
+    async def test_company_title_is_its_company_name(self, session, people, companies):
+        """
+        A company offers its title as the company name, and no person name.
+        """
+        company = await companies.create(session, people.ivanov, CompanyCreate(title="ООО «Ромашка»"))
+
+        keys = await card_keys(session, people.ivanov, "company", company.id)
+
+        assert CardKeys(phones=[], emails=[], company_name="ООО «Ромашка»") == keys
+
+    async def test_lead_offers_person_and_company(self, session, people, leads):
+        """
+        A lead offers both the person's name and the company name.
+        """
+        lead = await leads.create(
+            session, people.ivanov, LeadCreate(title="Request", name="Olga", company_name="Romashka")
+        )
+
+        keys = await card_keys(session, people.ivanov, "lead", lead.id)
+
+        assert ("Olga", "Romashka") == (keys.name, keys.company_name)
+
+    async def test_keys_find_the_twin(self, session, people, contacts):
+        """
+        The keys of a card, passed to find_duplicates, find its twin (and the card itself).
+        """
+        anna = await contacts.create(
+            session, people.ivanov, ContactCreate(name="Anna", phones=[PhoneIn(value="+79161234567")])
+        )
+        twin = await contacts.create(
+            session, people.ivanov, ContactCreate(name="Other", phones=[PhoneIn(value="89161234567")])
+        )
+        keys = await card_keys(session, people.ivanov, "contact", anna.id)
+
+        found = await find_duplicates(
+            session, people.ivanov, phones=keys.phones, name=keys.name, exclude=("contact", anna.id)
+        )
+
+        assert [("contact", twin.id, ["phone"])] == [(d.entity, d.id, d.matched_on) for d in found]
+
+    async def test_card_the_user_may_not_read(self, session, people, contacts):
+        """
+        Another department's agent may not read the card's keys.
+        """
+        anna = await contacts.create(session, people.ivanov, ContactCreate(name="Anna"))
+
+        with pytest.raises(Forbidden):
+            await card_keys(session, people.kozlov, "contact", anna.id)
+
+    async def test_missing_card(self, session, people):
+        """
+        A card that does not exist is NotFound.
+        """
+        with pytest.raises(NotFound):
+            await card_keys(session, people.admin, "lead", 999_999)
