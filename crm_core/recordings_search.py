@@ -10,7 +10,7 @@ Each hit says whether its file can be played yet and whether the principal may d
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,7 +32,9 @@ class RecordingSearch:
 
     start: date | None = None
     end: date | None = None
-    "Both days included; days are UTC."
+    "Both days included, each from midnight to midnight in *zone*."
+    zone: tzinfo = UTC
+    "Whose days: the office's zone, so '27 November' is the office's 27 November."
     agent_id: int | None = None
     "The call's responsible."
     number: str = ""
@@ -42,6 +44,11 @@ class RecordingSearch:
     "The call's disposition: answered, missed, busy..."
     client: str = ""
     "Part of the contact's name, the company's title or the lead's title, in any case."
+
+
+def _utc(day: date, zone: tzinfo) -> datetime:
+    """Midnight starting *day* in *zone*, in UTC (as the database keeps instants)."""
+    return datetime.combine(day, time(), zone).astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,9 +129,9 @@ def _statement(principal: Principal, search: RecordingSearch) -> Select:
         .where(principal.visible(Entity.CALL, Action.READ, CallActivity.responsible_id))
     )
     if search.start is not None:
-        stmt = stmt.where(CallActivity.started_at >= datetime.combine(search.start, time(), UTC))
+        stmt = stmt.where(CallActivity.started_at >= _utc(search.start, search.zone))
     if search.end is not None:
-        end = datetime.combine(search.end + timedelta(days=1), time(), UTC)
+        end = _utc(search.end + timedelta(days=1), search.zone)
         stmt = stmt.where(CallActivity.started_at < end)
     if search.agent_id is not None:
         stmt = stmt.where(CallActivity.responsible_id == search.agent_id)

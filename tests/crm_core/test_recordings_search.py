@@ -4,6 +4,7 @@ paging, and what each hit offers (client, player, download); agent_choices for t
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -145,6 +146,10 @@ class TestFilters:
             (RecordingSearch(client="romashka"), ["out"]),
             (RecordingSearch(client="website"), ["petrov"]),
             (RecordingSearch(direction="inbound", outcome="missed"), []),
+            # 18:30 UTC on the 27th is 04:30 on the 28th in Vladivostok: the office's day, not UTC's.
+            (RecordingSearch(start=date(2026, 11, 28)), []),
+            (RecordingSearch(start=date(2026, 11, 28), zone=ZoneInfo("Asia/Vladivostok")), ["petrov"]),
+            (RecordingSearch(end=date(2026, 11, 27), zone=ZoneInfo("Asia/Vladivostok")), ["out", "anna"]),
         ],
     )
     async def test_each_filter_narrows_and_they_combine(self, session, world, search, expected):

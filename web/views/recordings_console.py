@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, tzinfo
 from typing import Any
 
 import aiohttp_jinja2
@@ -28,6 +28,7 @@ from crm_core.rights import Forbidden
 
 from .. import i18n, keys
 from ..auth import csrf_token, login_required, request_user
+from ..timefmt import office_zone
 
 __all__ = ["DIRECTIONS", "OUTCOMES", "PAGE_SIZE", "Filters", "recordings_console"]
 
@@ -56,7 +57,7 @@ class Filters:
     offset: int = 0
 
     @classmethod
-    def parse(cls, query: Mapping[str, str]) -> tuple[Filters, list[str]]:
+    def parse(cls, query: Mapping[str, str], zone: tzinfo = UTC) -> tuple[Filters, list[str]]:
         """The filters and a message for each value that could not be used."""
         problems: list[str] = []
 
@@ -80,6 +81,7 @@ class Filters:
             direction=query.get("direction", "") if query.get("direction") in DIRECTIONS else "",
             outcome=query.get("outcome", "") if query.get("outcome") in OUTCOMES else "",
             client=query.get("client", "").strip()[:100],
+            zone=zone,
         )
         return cls(search, offset=int(offset) if offset.isdigit() else 0), problems
 
@@ -104,7 +106,7 @@ class Filters:
 async def recordings_console(request: web.Request) -> web.StreamResponse:
     """GET /supervisor/recordings: the search form and one page of results."""
     user = request_user(request)
-    filters, problems = Filters.parse(request.query)
+    filters, problems = Filters.parse(request.query, office_zone(request.app))
     async with request.app[keys.DB]() as session:
         principal = await load_principal(session, user.id)
         try:
