@@ -25,6 +25,8 @@ log = structlog.get_logger(__name__)
 TCP_IDLE_TIMEOUT = 600.0
 "A TCP connection with no message for this long is closed (phones re-register well before)."
 MAX_TCP_CONNECTIONS = 1024
+BIND_ATTEMPTS = 5
+"With port 0: how many ephemeral UDP ports to try before one is also free for TCP."
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,14 +118,27 @@ class SipTransport:
         "Messages dropped as unparseable (counted for the benchmark and health)."
 
     async def start(self) -> None:
+        """Bind UDP, then TCP on the same port; with port 0, a port free for both (a few tries)."""
         loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(
-            lambda: _Udp(self), local_addr=(self.host, self.port)
-        )
+        wanted = self.port
+        for attempt in range(1, BIND_ATTEMPTS + 1):
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: _Udp(self), local_addr=(self.host, wanted)
+            )
+            port = transport.get_extra_info("sockname")[1]
+            if not self._tcp_enabled:
+                break
+            try:
+                self._server = await asyncio.start_server(self._accepted, self.host, port)
+                break
+            except OSError:
+                transport.close()  # never leave the UDP side bound when the whole start fails
+                await asyncio.sleep(0)  # the close completes on the loop's next turn: let it
+                if wanted != 0 or attempt == BIND_ATTEMPTS:
+                    raise
+                log.debug("sip_port_taken_for_tcp", port=port, attempt=attempt)
         self._udp = transport
-        self.port = transport.get_extra_info("sockname")[1]
-        if self._tcp_enabled:
-            self._server = await asyncio.start_server(self._accepted, self.host, self.port)
+        self.port = port
         log.info("sip_listening", host=self.host, port=self.port, tcp=self._tcp_enabled)
 
     async def stop(self) -> None:

@@ -366,7 +366,8 @@ class TestApply:
         The caller goes away mid-apply (a closed tab): the apply completes, nothing is half done.
         """
         task = asyncio.create_task(service.apply(plan(), actor="root", source="web"))
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0)  # the apply starts and waits on its first I/O: cancel it there
+        assert not task.done()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

@@ -43,7 +43,8 @@ async def _card_page(aiohttp_client, settings, template) -> str:
     app = create_app(settings, pbx_factory=fake_pbx_factory)
     client = await aiohttp_client(app)
     async with app[keys.DB]() as session, session.begin():
-        await session.execute(update(Contact).where(Contact.id == template.contact_id).values(created_at=CREATED))
+        contact = update(Contact).where(Contact.id == template.contact_id)
+        await session.execute(contact.values(created_at=CREATED))
     response = await Browser(client, template.users["petrov"]).get(f"/crm/contact/{template.contact_id}")
     assert 200 == response.status
     return await response.text()
