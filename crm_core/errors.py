@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["BadValue", "Conflict", "CrmError", "Invalid", "NotFound", "SeedError", "UserExists"]
+__all__ = [
+    "BadValue",
+    "Conflict",
+    "CrmError",
+    "ExcludedValue",
+    "Invalid",
+    "NotFound",
+    "SeedError",
+    "UserExists",
+]
 
 
 class CrmError(Exception):
@@ -73,6 +82,24 @@ class BadValue(Invalid):
     def __init__(self, field: str, value: object, message: str, allowed: Sequence[str] = ()) -> None:
         super().__init__(field, value, tuple(allowed))
         self.args = (f"{field}: {message}",)
+
+
+class ExcludedValue(Invalid):
+    """A phone or e-mail on the exclusion list or among ``crm.own_numbers``: no card may carry it.
+
+    *value* is the normalised form (E.164, lower-case e-mail); *reason* is the list's reason
+    (``own_number``, ``excluded``, ``partner``...).
+    """
+
+    error_id = "excluded-value"
+
+    def __init__(self, field: str, value: str, reason: str) -> None:
+        super().__init__(field, value, ())
+        self.reason = reason
+        self.args = (f"{field}: {value} is on the exclusion list ({reason})",)
+
+    def details(self) -> dict[str, object]:
+        return {"field": self.field, "value": self.value, "reason": self.reason}
 
 
 class SeedError(CrmError):

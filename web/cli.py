@@ -109,6 +109,7 @@ async def _add_user(settings: Settings, args: argparse.Namespace, password: str)
                 extension=args.extension,
             )
             user.locale = args.locale
+            await cli_users.apply_access(session, user, args)
             await session.commit()
     finally:
         await engine.dispose()
@@ -171,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--locale", choices=i18n.LOCALES, default=None, help="the pages' language (default: the browser's)"
     )
     add.add_argument("--password-env", metavar="VAR", help="read the password from this environment variable")
+    cli_users.access_arguments(add)  # --department, --roles
     add.set_defaults(handler=users_add)
     cli_users.register(users, common)  # list, disable, enable, token
 

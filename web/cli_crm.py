@@ -31,7 +31,7 @@ from crm_core.db import make_engine, make_sessionmaker
 from crm_core.errors import CrmError
 from crm_core.models import User
 from crm_core.rights import SYSTEM, Principal
-from crm_core.transfer.exporter import export_csv
+from crm_core.transfer.exporter import ExportKind, export_csv
 from crm_core.transfer.importer import (
     ALLOWED_MATCH,
     DedupeMode,
@@ -134,7 +134,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     imp.set_defaults(handler=_import)
 
     exp = commands.add_parser("export", parents=[common], help="write CSV to standard output")
-    exp.add_argument("kind", choices=kinds)
+    exp.add_argument("kind", choices=[kind.value for kind in ExportKind])
     exp.add_argument(
         "--filter",
         dest="filters",
@@ -240,6 +240,7 @@ def _import(args: argparse.Namespace) -> int:
             match_on=match,
             dry_run=args.dry_run,
             region=settings.crm.default_region,
+            own_numbers=settings.crm.own_numbers,
             default_responsible_id=default_id,
             progress=bar,
         )
@@ -282,7 +283,7 @@ def _print_report(report: ImportReport) -> None:
 
 def _export(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    kind = ImportKind(args.kind)
+    kind = ExportKind(args.kind)
     filters: dict[str, Any] = {}
     for item in args.filters:
         key, sep, value = item.partition("=")

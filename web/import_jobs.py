@@ -130,6 +130,7 @@ class ImportJobs:
         match_on: Sequence[MatchKey],
         dry_run: bool,
         region: str,
+        own_numbers: Sequence[str] = (),
     ) -> ImportJob:
         """Run the dry run or the import of *draft* in the background; poll the returned job."""
         job = ImportJob(
@@ -152,6 +153,7 @@ class ImportJobs:
                         match_on=match_on,
                         dry_run=dry_run,
                         region=region,
+                        own_numbers=own_numbers,
                         progress=progress,
                     )
                     if job.report.committed:

@@ -7,6 +7,8 @@ themselves and never commit (the caller owns the transaction).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from .activities import ActivitiesResource
 from .companies import CompaniesResource
 from .contacts import ContactsResource
@@ -25,12 +27,13 @@ __all__ = [
 ]
 
 
-def make_resources(region: str = "RU") -> tuple:
-    """The package's REST resources, reading phone numbers with *region* (``crm.default_region``)."""
+def make_resources(region: str = "RU", own_numbers: Sequence[str] = ()) -> tuple:
+    """The package's REST resources, reading phone numbers with *region* (``crm.default_region``) and
+    refusing *own_numbers* (``crm.own_numbers``) on cards like the exclusion list."""
     return (
-        LeadsResource(region),
-        ContactsResource(region),
-        CompaniesResource(region),
+        LeadsResource(region, own_numbers),
+        ContactsResource(region, own_numbers),
+        CompaniesResource(region, own_numbers),
         ActivitiesResource(),
         LeadStatusesResource(),
         LeadSourcesResource(),

@@ -26,6 +26,7 @@ from ..query import fetch_page, split_key
 from ..rights import Action, Entity, Principal
 from .channels import Channels, load_channels, replace_emails, replace_phones
 from .errors import BadValue
+from .exclusions import refuse_excluded
 from .owned import delete_owned
 
 __all__ = ["CardService", "check_user"]
@@ -58,9 +59,11 @@ class CardService(ABC, Generic[RowT, OutT]):
     filterable: ClassVar[Mapping[str, type]]
     sortable: ClassVar[Sequence[str]]
 
-    def __init__(self, region: str = "RU") -> None:
+    def __init__(self, region: str = "RU", own_numbers: Sequence[str] = ()) -> None:
         self.region = region
         "How numbers written without a country code are read (``crm.default_region``)."
+        self.own_numbers = tuple(own_numbers)
+        "The company's own numbers (``crm.own_numbers``): refused like the exclusion list."
 
     # -- the Resource protocol -------------------------------------------------------------------
 
@@ -116,7 +119,13 @@ class CardService(ABC, Generic[RowT, OutT]):
     async def write_channels(
         self, session: AsyncSession, card_id: int, data: BaseModel, *, create: bool
     ) -> None:
+        """Replace the card's phones and e-mails with those sent; an excluded one refuses the lot."""
         fields = data.model_fields_set
+        phones = [p.value for p in data.phones or []] if create or "phones" in fields else []
+        emails = [e.value for e in data.emails or []] if create or "emails" in fields else []
+        await refuse_excluded(
+            session, phones=phones, emails=emails, own_numbers=self.own_numbers, region=self.region
+        )
         if create or "phones" in fields:
             await replace_phones(session, self.entity.value, card_id, data.phones or [], region=self.region)
         if create or "emails" in fields:

@@ -16,6 +16,7 @@ set, and the deal's ``source_lead_id`` points back at it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import structlog
@@ -47,6 +48,7 @@ from .contacts import add_company_link
 from .dictionaries import success_status
 from .duplicates import Duplicate, find_duplicates
 from .errors import AlreadyConverted, BadValue, DuplicatesFound
+from .exclusions import refuse_excluded
 
 __all__ = ["ConversionOffer", "ConversionResult", "LeadConversion", "conversion_offer", "convert_lead"]
 
@@ -108,14 +110,27 @@ async def conversion_offer(
 
 
 async def convert_lead(
-    session: AsyncSession, principal: Principal, lead_id: int, request: LeadConversion, *, region: str = "RU"
+    session: AsyncSession,
+    principal: Principal,
+    lead_id: int,
+    request: LeadConversion,
+    *,
+    region: str = "RU",
+    own_numbers: Sequence[str] = (),
 ) -> ConversionResult:
-    """Convert the lead as *request* says; the caller commits (all of it or, on any error, none)."""
+    """Convert the lead as *request* says; the caller commits (all of it or, on any error, none).
+
+    A new contact or company gets the lead's phones and e-mails, so one of them on the exclusion
+    list or among *own_numbers* (``crm.own_numbers``) refuses the conversion (:class:`ExcludedValue`).
+    """
     lead = await _lead(session, principal, lead_id, Action.UPDATE)
     if lead.converted_at is not None:
         raise AlreadyConverted(lead.id)
     if request.contact is None and request.company is None and not request.deal:
         raise BadValue("conversion", None, "choose at least one of contact, company and deal")
+    if "create" in (request.contact, request.company):
+        phones, emails = await _channel_values(session, lead.id)
+        await refuse_excluded(session, phones=phones, emails=emails, own_numbers=own_numbers, region=region)
     if not request.create_despite_duplicates:
         await _refuse_duplicates(session, principal, lead.id, request, region)
     created: list[Literal["contact", "company", "deal"]] = []
@@ -169,7 +184,7 @@ async def convert_lead(
                 title=lead.title,
                 stage_id=request.deal_stage_id,
                 currency=lead.currency,
-                amount=None if has_rows else lead.amount,
+                amount=lead.amount if lead.amount_manual or not has_rows else None,
                 responsible_id=lead.responsible_id,
                 company_id=company_id,
                 contact_ids=[contact_id] if contact_id is not None else [],

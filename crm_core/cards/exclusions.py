@@ -3,12 +3,14 @@
 Bitrix24 keeps such a list for the company's own numbers and mailboxes, partners' switchboards and
 the like. Numbers live in ``excluded_number`` (the call log and the screen-pop already honour it);
 e-mails in ``excluded_email``. Imports and automatic card creation ask :func:`excluded` before
-they write. Editing the list is a CRM setting: it takes "all" rights to update leads.
+they write; the card services and lead conversion refuse such a value outright
+(:func:`refuse_excluded` raises :class:`~crm_core.errors.ExcludedValue`). Editing the list is a CRM
+setting: it takes "all" rights to update leads.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
 from pydantic import BaseModel
@@ -17,12 +19,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cti.numbers import normalise
 
+from ..errors import ExcludedValue
 from ..models import ExcludedEmail, ExcludedNumber, ExclusionReason
 from ..models.keys import email_key
 from ..rights import Action, Entity, Forbidden, Level, Principal
 from .errors import BadValue
 
-__all__ = ["Exclusion", "add_exclusion", "excluded", "list_exclusions", "remove_exclusion"]
+__all__ = [
+    "Exclusion",
+    "add_exclusion",
+    "excluded",
+    "list_exclusions",
+    "refuse_excluded",
+    "remove_exclusion",
+]
 
 Kind = Literal["phone", "email"]
 
@@ -125,3 +135,25 @@ async def excluded(
         )
         found += [Exclusion(kind="email", value=v, reason=r) for v, r in rows]
     return found
+
+
+async def refuse_excluded(
+    session: AsyncSession,
+    *,
+    phones: Sequence[str] = (),
+    emails: Sequence[str] = (),
+    own_numbers: Iterable[str] = (),
+    region: str = "RU",
+) -> None:
+    """Raise :class:`ExcludedValue` naming the first of *phones*/*emails* that is excluded.
+
+    The field is named as the card's input names it (``phones[1]``, ``emails[0]``); values that
+    are not numbers or addresses at all are left to the channel checks.
+    """
+    found = await excluded(session, phones=phones, emails=emails, own_numbers=own_numbers, region=region)
+    reasons = {(f.kind, f.value): f.reason for f in found}
+    sent = [("phone", f"phones[{i}]", normalise(p, region).e164) for i, p in enumerate(phones)]
+    sent += [("email", f"emails[{i}]", email_key(e)) for i, e in enumerate(emails)]
+    for kind, field, key in sent:
+        if (kind, key) in reasons:
+            raise ExcludedValue(field, str(key), reasons[kind, key])

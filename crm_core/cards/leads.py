@@ -1,8 +1,13 @@
-"""Leads: prospects with a status and source from the dictionaries, an amount, phones and e-mails.
+"""Leads: prospects with a status and source from the dictionaries, an amount, product rows, phones
+and e-mails.
 
 A lead's status says whether it is open (calls bind to it) by its semantic in the dictionary. The
 success status is reached only through conversion (:mod:`.conversion`), which also sets the
 lead's links to what it became; an update cannot fake it, and a converted lead's status is final.
+
+Amount and rows follow the deals' rules (:mod:`crm_core.sales.deals`): the amount is the product
+rows' total unless someone typed it (a null amount goes back to the rows' total); the rows are in
+the lead's currency, which changes only together with rows sent in the new one.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ from typing import ClassVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Company, Contact, Lead, StatusSemantic
+from ..models import Company, Contact, Lead, RowOwner, StatusSemantic
 from ..rights import Action, Entity, Principal
+from ..sales import rows as product_rows
 from .base import CardService, check_user
 from .dictionaries import source_codes, status_semantics
 from .errors import BadValue
@@ -78,7 +84,8 @@ class LeadsResource(CardService[Lead, LeadOut]):
             company_name=data.company_name,
             status=data.status,
             source=data.source,
-            amount=data.amount,
+            amount=data.amount if data.amount is not None else Decimal("0.00"),
+            amount_manual=data.amount is not None,
             currency=data.currency,
             responsible_id=responsible_id,
             contact_id=data.contact_id,
@@ -88,17 +95,29 @@ class LeadsResource(CardService[Lead, LeadOut]):
         session.add(lead)
         await session.flush()
         await self.write_channels(session, lead.id, data, create=True)
+        if data.rows:
+            await product_rows.replace_rows(session, (RowOwner.LEAD, lead.id), data.rows)
         await session.flush()
         return (await self._out_many(session, [lead]))[0]
 
     async def update(self, session: AsyncSession, principal: Principal, id: int, data: LeadUpdate) -> LeadOut:
         lead: Lead = await self.row(session, principal, id, Action.UPDATE)
         changes = {
-            k: v for k, v in data.model_dump(exclude_unset=True).items() if k not in ("phones", "emails")
+            k: v
+            for k, v in data.model_dump(exclude_unset=True).items()
+            if k not in ("phones", "emails", "rows", "amount")
         }
-        for required in ("title", "status", "source", "amount", "currency", "comments"):
+        for required in ("title", "status", "source", "currency", "comments"):
             if required in changes and changes[required] is None:
                 raise BadValue(required, None, "cannot be empty")
+        currency = changes.get("currency", lead.currency)
+        if (
+            currency != lead.currency
+            and data.rows is None
+            and await product_rows.load_rows(session, (RowOwner.LEAD, lead.id))
+        ):
+            why = f"the rows are priced in {lead.currency}; send the rows in {currency} with it"
+            raise BadValue("currency", currency, why)
         if "status" in changes and changes["status"] != lead.status:
             if lead.converted_at is not None:
                 raise BadValue("status", changes["status"], f"lead {id} is converted; its status is final")
@@ -117,7 +136,16 @@ class LeadsResource(CardService[Lead, LeadOut]):
             )
         for key, value in changes.items():
             setattr(lead, key, value)
+        sent = data.model_fields_set
+        if "amount" in sent:
+            lead.amount_manual = data.amount is not None
+            if data.amount is not None:
+                lead.amount = data.amount
         await self.write_channels(session, lead.id, data, create=False)
+        if data.rows is not None:
+            await product_rows.replace_rows(session, (RowOwner.LEAD, lead.id), data.rows)
+        elif "amount" in sent and data.amount is None:
+            await product_rows.refresh_owner(session, (RowOwner.LEAD, lead.id))
         await session.flush()
         return (await self._out_many(session, [lead]))[0]
 
@@ -136,7 +164,9 @@ class LeadsResource(CardService[Lead, LeadOut]):
             raise BadValue("source", source, f"{source!r} is not one of {', '.join(allowed)}", allowed)
 
     async def _out_many(self, session: AsyncSession, rows: Sequence[Lead]) -> list[LeadOut]:
-        channels = await self.channels(session, [row.id for row in rows])
+        ids = [row.id for row in rows]
+        channels = await self.channels(session, ids)
+        product_rows_of = await product_rows.load_rows_of(session, RowOwner.LEAD, ids)
         semantics = await status_semantics(session)
         out = []
         for row in rows:
@@ -151,6 +181,7 @@ class LeadsResource(CardService[Lead, LeadOut]):
                     semantic=semantics.get(row.status, StatusSemantic.PROCESS),
                     source=row.source,
                     amount=row.amount,
+                    amount_manual=row.amount_manual,
                     currency=row.currency,
                     responsible_id=row.responsible_id,
                     contact_id=row.contact_id,
@@ -161,6 +192,7 @@ class LeadsResource(CardService[Lead, LeadOut]):
                     comments=row.comments,
                     created_at=row.created_at,
                     updated_at=row.updated_at,
+                    rows=[product_rows.row_out(r) for r in product_rows_of[row.id]],
                 )
             )
         return out

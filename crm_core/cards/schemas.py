@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from ..models import ActivityKind, BindingOwner, EmailKind, PhoneKind, StatusSemantic
+from ..sales.schemas import RowIn, RowOut
 
 __all__ = [
     "ActivityCreate",
@@ -148,10 +149,14 @@ class LeadCreate(_Card):
     company_name: Name | None = None
     status: Code = "NEW"
     source: Code = "OTHER"
-    amount: Amount = Decimal("0.00")
+    amount: Amount | None = None
+    "Typed by hand; left out: the product rows' total (0 without rows), kept up to date."
     currency: Currency = "RUB"
+    "Also the rows' currency."
     contact_id: int | None = None
     company_id: int | None = None
+    rows: list[RowIn] | None = None
+    "The product rows, in order (left out or empty: none)."
 
 
 class LeadUpdate(_In):
@@ -161,13 +166,17 @@ class LeadUpdate(_In):
     status: Code | None = None
     source: Code | None = None
     amount: Amount | None = None
+    "A number: typed by hand from now on; null: the product rows' total again."
     currency: Currency | None = None
+    "A lead with rows changes currency only with its rows sent in the new one."
     responsible_id: int | None = None
     contact_id: int | None = None
     company_id: int | None = None
     phones: list[PhoneIn] | None = None
     emails: list[EmailIn] | None = None
     comments: Text | None = None
+    rows: list[RowIn] | None = None
+    "The whole list of product rows (replaces them; an empty list removes them all)."
 
 
 class LeadOut(_Out):
@@ -180,6 +189,8 @@ class LeadOut(_Out):
     "What the status means: open (process), converted (success) or junk (failure)."
     source: str
     amount: Decimal
+    amount_manual: bool
+    "True when the amount was typed; False when it is the product rows' total."
     currency: str
     responsible_id: int | None
     contact_id: int | None
@@ -190,6 +201,8 @@ class LeadOut(_Out):
     comments: str
     created_at: datetime
     updated_at: datetime
+    rows: list[RowOut]
+    "The product rows in order (in lists too)."
 
 
 class Binding(_In):

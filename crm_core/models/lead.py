@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import Boolean, ForeignKey, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from ..db import Base, TimestampMixin, UtcDateTime
@@ -64,7 +64,10 @@ class Lead(TimestampMixin, Base):
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="SET NULL"), index=True)
     company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id", ondelete="SET NULL"), index=True)
     amount: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0.00"), server_default="0")
-    "Exact to the kopeck on both databases (:mod:`crm_core.models.money`); typed by hand."
+    """Exact to the kopeck on both databases (:mod:`crm_core.models.money`); the product rows' total
+    unless ``amount_manual``."""
+    amount_manual: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    "Someone typed the amount: the rows no longer change it (as for a deal)."
     currency: Mapped[str] = mapped_column(String(3), default="RUB", server_default="RUB")
     comments: Mapped[str] = mapped_column(Text, default="", server_default="")
     converted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

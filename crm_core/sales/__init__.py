@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .deals import DealsResource
+from .document_statuses import DocumentStatusesResource
 from .documents import InvoicesResource, QuotesResource
 from .pipelines import PipelinesResource
 from .products import ProductsResource
@@ -17,5 +18,6 @@ RESOURCES: tuple = (
     DealsResource(),
     QuotesResource(),
     InvoicesResource(),
+    DocumentStatusesResource(),
 )
 "The REST resources of this package (crm_core.crud.Resource instances); web/api collects them."

@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..cards.owned import delete_owned
 from ..crud import ListQuery, Page
 from ..db import utc_now
 from ..errors import NotFound
@@ -306,13 +307,18 @@ async def move_deal(
 
 
 async def delete_deal(session: AsyncSession, principal: Principal, deal_id: int) -> None:
-    """Delete a deal with its rows, contacts links and history; its quotes and invoices stay."""
+    """Delete a deal with its rows, contacts links, history and activity bindings; its quotes and
+    invoices stay.
+
+    As for cards (:func:`~crm_core.cards.owned.delete_owned`): an activity bound to the deal only
+    goes with it, one bound to other cards too stays there without the deal.
+    """
     deal = await load_deal(session, deal_id)
     principal.require(Entity.DEAL, Action.DELETE, deal.responsible_id)
-    await product_rows.delete_rows(session, (RowOwner.DEAL, deal_id))
+    removed = await delete_owned(session, Entity.DEAL.value, [deal_id])
     await session.delete(deal)
     await session.flush()
-    log.info("deal_deleted", deal_id=deal_id, by=principal.login)
+    log.info("deal_deleted", deal_id=deal_id, by=principal.login, removed=removed)
 
 
 async def stage_history(session: AsyncSession, principal: Principal, deal_id: int) -> list[StageHistoryOut]:

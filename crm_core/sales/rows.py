@@ -39,6 +39,7 @@ __all__ = [
     "compute",
     "copy_rows",
     "load_rows",
+    "load_rows_of",
     "replace_rows",
     "row_out",
     "totals",
@@ -146,6 +147,23 @@ async def load_rows(session: AsyncSession, owner: OwnerKey) -> list[ProductRow]:
     return list(await session.scalars(stmt))
 
 
+async def load_rows_of(
+    session: AsyncSession, kind: str, owner_ids: Sequence[int]
+) -> dict[int, list[ProductRow]]:
+    """The rows of many owners of one type in one query (a page of a list): owner id -> its rows in order."""
+    owner_kind, _ = _owner((kind, 0))
+    found: dict[int, list[ProductRow]] = {owner_id: [] for owner_id in owner_ids}
+    if owner_ids:
+        stmt = (
+            select(ProductRow)
+            .where(ProductRow.owner_type == owner_kind.value, ProductRow.owner_id.in_(owner_ids))
+            .order_by(ProductRow.owner_id, ProductRow.sort, ProductRow.id)
+        )
+        for row in await session.scalars(stmt):
+            found[row.owner_id].append(row)
+    return found
+
+
 async def totals(session: AsyncSession, owner: OwnerKey) -> Totals:
     """The owner's totals: exact sums of its rounded rows, computed by the database."""
     kind, owner_id = _owner(owner)
@@ -176,7 +194,7 @@ async def _build(
         if row.product_id is not None:
             product = products.get(row.product_id)
             if product is None:
-                raise NotFound("product", row.product_id)
+                raise BadValue(f"{where}.product_id", row.product_id, f"no product with id {row.product_id}")
             if not product.active:
                 raise BadValue(f"{where}.product_id", row.product_id, f"product {product.name!r} is inactive")
         name = row.name if row.name is not None else (product.name if product else None)
@@ -313,16 +331,17 @@ async def copy_rows(session: AsyncSession, src: OwnerKey, dst: OwnerKey) -> int:
 
 
 async def refresh_owner(session: AsyncSession, owner: OwnerKey) -> Totals:
-    """Write the rows' totals onto the owner: a deal's amount (unless typed by hand), a document's totals.
+    """Write the rows' totals onto the owner and return them.
 
-    A lead's amount is left alone: what it means is the leads service's rule.
+    A lead's or a deal's amount becomes the total unless someone typed it (``amount_manual``); a
+    quote's or an invoice's totals are always the rows'.
     """
     kind, owner_id = _owner(owner)
     result = await totals(session, owner)
-    if kind is RowOwner.DEAL:
-        deal = await session.get(Deal, owner_id)
-        if deal is not None and not deal.amount_manual:
-            deal.amount = result.total
+    if kind in (RowOwner.LEAD, RowOwner.DEAL):
+        card: Lead | Deal | None = await session.get(Lead if kind is RowOwner.LEAD else Deal, owner_id)
+        if card is not None and not card.amount_manual:
+            card.amount = result.total
     elif kind in (RowOwner.QUOTE, RowOwner.INVOICE):
         document = await session.get(_OWNERS[kind], owner_id)
         if document is not None:

@@ -1,12 +1,15 @@
-"""Export contacts, companies, leads or products to CSV, within the user's export right and read scope.
+"""Export contacts, companies, leads, products, deals, quotes or invoices to CSV, within the user's
+export right and read scope.
 
 An export is the easiest way to carry the whole client base out of the company, so it has a right
 of its own (Bitrix24 has one too): the rows are those the user may both read *and* export, and an
 export is written to the audit trail with its filters and row count.
 
 The columns are the import's field names, so an exported file (edited or not) imports back
-without a mapping. Cards are read in keyset-paged chunks by id with their phones and e-mails in
-one query per chunk, so a million contacts stream out in constant memory.
+without a mapping (deals, quotes and invoices are exported only: their columns name the pipeline,
+stage, status, company, contacts and deal by their names). Cards are read in keyset-paged chunks
+by id with their phones and e-mails in one query per chunk, so a million contacts stream out in
+constant memory.
 
 Cells that a spreadsheet would run as a formula (``=``, ``@``, or ``+``/``-`` followed by anything
 but a phone number) get a leading apostrophe: a name typed as ``=HYPERLINK(...)`` by a web form
@@ -22,6 +25,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 import structlog
@@ -33,14 +37,60 @@ from ..cards.companies import CompaniesResource
 from ..cards.contacts import ContactsResource
 from ..cards.leads import LeadsResource
 from ..crud import ListQuery
-from ..models import Company, Contact, Email, EmailKind, Lead, Phone, PhoneKind, User
+from ..models import (
+    Company,
+    Contact,
+    Deal,
+    DealContact,
+    DocumentStatus,
+    Email,
+    EmailKind,
+    Invoice,
+    Lead,
+    Phone,
+    PhoneKind,
+    Pipeline,
+    Quote,
+    Stage,
+    User,
+)
 from ..models.catalog import Product, ProductSection
 from ..query import apply_list_query
-from ..rights import Action, Principal
+from ..rights import Action, Entity, Principal
+from ..sales.deals import DealsResource
+from ..sales.documents import InvoicesResource, QuotesResource
 from ..sales.products import ProductsResource
 from .mapping import ImportKind
 
-__all__ = ["CHUNK", "columns", "export_csv", "export_rows"]
+__all__ = ["CHUNK", "ExportKind", "columns", "export_csv", "export_rows"]
+
+
+class ExportKind(StrEnum):
+    """What can be exported: the import kinds, and the sales records."""
+
+    CONTACTS = "contacts"
+    COMPANIES = "companies"
+    LEADS = "leads"
+    PRODUCTS = "products"
+    DEALS = "deals"
+    QUOTES = "quotes"
+    INVOICES = "invoices"
+
+    @property
+    def entity(self) -> Entity:
+        """The rights entity whose ``export`` (and ``read``) right the export needs."""
+        return _ENTITIES[self]
+
+
+_ENTITIES = {
+    ExportKind.CONTACTS: Entity.CONTACT,
+    ExportKind.COMPANIES: Entity.COMPANY,
+    ExportKind.LEADS: Entity.LEAD,
+    ExportKind.PRODUCTS: Entity.PRODUCT,
+    ExportKind.DEALS: Entity.DEAL,
+    ExportKind.QUOTES: Entity.QUOTE,
+    ExportKind.INVOICES: Entity.INVOICE,
+}
 
 log = structlog.get_logger(__name__)
 
@@ -50,10 +100,26 @@ _CHANNELS = ("phone", "phone_mobile", "phone_home", "email", "email_home")
 _PHONE_COLUMN = {PhoneKind.MOBILE: "phone_mobile", PhoneKind.HOME: "phone_home"}
 _EMAIL_COLUMN = {EmailKind.HOME: "email_home"}
 
-_COLUMNS: dict[ImportKind, tuple[str, ...]] = {
-    ImportKind.CONTACTS: ("id", "name", *_CHANNELS, "company", "responsible", "comments", "created_at"),
-    ImportKind.COMPANIES: ("id", "title", *_CHANNELS, "responsible", "comments", "created_at"),
-    ImportKind.LEADS: (
+_DOCUMENT = ("id", "number", "title", "deal", "status", "currency", "net_total", "tax_total", "total")
+_COLUMNS: dict[ExportKind, tuple[str, ...]] = {
+    ExportKind.DEALS: (
+        "id",
+        "title",
+        "pipeline",
+        "stage",
+        "amount",
+        "currency",
+        "responsible",
+        "company",
+        "contacts",
+        "created_at",
+        "closed_at",
+    ),
+    ExportKind.QUOTES: (*_DOCUMENT, "issued_on", "valid_until", "responsible", "created_at"),
+    ExportKind.INVOICES: (*_DOCUMENT, "issued_on", "due_on", "paid_at", "responsible", "created_at"),
+    ExportKind.CONTACTS: ("id", "name", *_CHANNELS, "company", "responsible", "comments", "created_at"),
+    ExportKind.COMPANIES: ("id", "title", *_CHANNELS, "responsible", "comments", "created_at"),
+    ExportKind.LEADS: (
         "id",
         "title",
         "name",
@@ -67,7 +133,7 @@ _COLUMNS: dict[ImportKind, tuple[str, ...]] = {
         "comments",
         "created_at",
     ),
-    ImportKind.PRODUCTS: (
+    ExportKind.PRODUCTS: (
         "id",
         "name",
         "section",
@@ -81,18 +147,28 @@ _COLUMNS: dict[ImportKind, tuple[str, ...]] = {
         "description",
     ),
 }
-_SOURCES: dict[ImportKind, tuple[Any, Any, Mapping[str, type]]] = {
+
+
+def _columns_only(filterable: Mapping[str, type]) -> dict[str, type]:
+    """The filters on the model's own columns (a document's ``status`` filter needs a join)."""
+    return {k: v for k, v in filterable.items() if k != "status"}
+
+
+_SOURCES: dict[ExportKind, tuple[Any, Any, Mapping[str, type]]] = {
     # model, its owner type for phones/e-mails, and the filters its REST resource accepts
-    ImportKind.CONTACTS: (Contact, "contact", ContactsResource.filterable),
-    ImportKind.COMPANIES: (Company, "company", CompaniesResource.filterable),
-    ImportKind.LEADS: (Lead, "lead", LeadsResource.filterable),
-    ImportKind.PRODUCTS: (Product, None, ProductsResource.filterable),
+    ExportKind.CONTACTS: (Contact, "contact", ContactsResource.filterable),
+    ExportKind.COMPANIES: (Company, "company", CompaniesResource.filterable),
+    ExportKind.LEADS: (Lead, "lead", LeadsResource.filterable),
+    ExportKind.PRODUCTS: (Product, None, ProductsResource.filterable),
+    ExportKind.DEALS: (Deal, None, DealsResource.filterable),
+    ExportKind.QUOTES: (Quote, None, _columns_only(QuotesResource.filterable)),
+    ExportKind.INVOICES: (Invoice, None, _columns_only(InvoicesResource.filterable)),
 }
 
 
-def columns(kind: ImportKind) -> tuple[str, ...]:
+def columns(kind: ImportKind | ExportKind) -> tuple[str, ...]:
     """The header row of an export of *kind*."""
-    return _COLUMNS[kind]
+    return _COLUMNS[ExportKind(kind)]
 
 
 def _text(value: Any) -> str:
@@ -108,13 +184,13 @@ def _text(value: Any) -> str:
     return "'" + text if _FORMULA.match(text) else text
 
 
-def _statement(kind: ImportKind, principal: Principal, filters: Mapping[str, str]) -> Select:
+def _statement(kind: ExportKind, principal: Principal, filters: Mapping[str, str]) -> Select:
     """The cards the principal may read and export, filtered, in id order."""
-    model, owner_type, filterable = _SOURCES[kind]
+    model, _owner_type, filterable = _SOURCES[kind]
     entity = kind.entity
     principal.require_any(entity, Action.EXPORT)
     stmt = select(model)
-    if owner_type is None:
+    if kind is ExportKind.PRODUCTS:
         # The catalogue belongs to nobody: any export level exports it, as any read level reads it.
         principal.require_any(entity, Action.READ)
     else:
@@ -146,15 +222,19 @@ async def _channels(
 
 
 async def export_rows(
-    session: AsyncSession, principal: Principal, kind: ImportKind, filters: Mapping[str, str] | None = None
+    session: AsyncSession,
+    principal: Principal,
+    kind: ImportKind | ExportKind,
+    filters: Mapping[str, str] | None = None,
 ) -> AsyncIterator[list[str]]:
-    """Yield the header, then one list of cells per card (raises ``Forbidden`` before the first)."""
+    """Yield the header, then one list of cells per record (raises ``Forbidden`` before the first)."""
+    kind = ExportKind(kind)
     stmt = _statement(kind, principal, filters or {})
     model, owner_type, _filterable = _SOURCES[kind]
     names = _COLUMNS[kind]
     logins = dict((await session.execute(select(User.id, User.login))).all())
     titles: dict[int, str] = {}
-    if kind is ImportKind.PRODUCTS:
+    if kind is ExportKind.PRODUCTS:
         titles = dict((await session.execute(select(ProductSection.id, ProductSection.name))).all())
     yield list(names)
     last = 0
@@ -165,26 +245,63 @@ async def export_rows(
         last = cards[-1].id
         ids = [card.id for card in cards]
         channels = await _channels(session, owner_type, ids) if owner_type else {}
-        if kind is ImportKind.CONTACTS:
+        if kind in (ExportKind.CONTACTS, ExportKind.DEALS):
             wanted = {card.company_id for card in cards if card.company_id is not None}
             if wanted - titles.keys():
                 rows = await session.execute(select(Company.id, Company.title).where(Company.id.in_(wanted)))
                 titles.update(rows.all())
+        related = await _related(session, kind, cards)
         for card in cards:
             extra = channels.get(card.id, {})
             values: dict[str, Any] = {name: ", ".join(extra.get(name, ())) for name in _CHANNELS}
             values["responsible"] = logins.get(getattr(card, "responsible_id", None) or 0)
-            if kind is ImportKind.CONTACTS:
+            if kind in (ExportKind.CONTACTS, ExportKind.DEALS):
                 values["company"] = titles.get(card.company_id or 0)
-            elif kind is ImportKind.PRODUCTS:
+            elif kind is ExportKind.PRODUCTS:
                 values["section"] = titles.get(card.section_id or 0)
+            values.update(related.get(card.id, {}))
             yield [_text(values[name] if name in values else getattr(card, name)) for name in names]
+
+
+async def _related(
+    session: AsyncSession, kind: ExportKind, records: Sequence[Any]
+) -> dict[int, dict[str, Any]]:
+    """The names a sales record's row shows instead of ids: pipeline, stage, contacts, deal, status."""
+    found: dict[int, dict[str, Any]] = defaultdict(dict)
+    if kind is ExportKind.DEALS:
+        pipelines = dict((await session.execute(select(Pipeline.id, Pipeline.name))).all())
+        stages = dict((await session.execute(select(Stage.id, Stage.name))).all())
+        people = await session.execute(
+            select(DealContact.deal_id, Contact.name)
+            .join(Contact, Contact.id == DealContact.contact_id)
+            .where(DealContact.deal_id.in_([d.id for d in records]))
+            .order_by(DealContact.deal_id, DealContact.sort, Contact.id)
+        )
+        names: dict[int, list[str]] = defaultdict(list)
+        for deal_id, name in people.all():
+            names[deal_id].append(name)
+        for deal in records:
+            found[deal.id] = {
+                "pipeline": pipelines.get(deal.pipeline_id),
+                "stage": stages.get(deal.stage_id),
+                "contacts": ", ".join(names[deal.id]),
+            }
+    elif kind in (ExportKind.QUOTES, ExportKind.INVOICES):
+        statuses = dict((await session.execute(select(DocumentStatus.id, DocumentStatus.name))).all())
+        wanted = {d.deal_id for d in records if d.deal_id is not None}
+        deals = dict((await session.execute(select(Deal.id, Deal.title).where(Deal.id.in_(wanted)))).all())
+        for document in records:
+            found[document.id] = {
+                "status": statuses.get(document.status_id),
+                "deal": deals.get(document.deal_id or 0),
+            }
+    return found
 
 
 async def export_csv(
     session: AsyncSession,
     principal: Principal,
-    kind: ImportKind,
+    kind: ImportKind | ExportKind,
     filters: Mapping[str, str] | None = None,
     *,
     delimiter: str = ",",

@@ -17,7 +17,8 @@ over a million cards. A row is a duplicate when any of its chosen keys matches; 
 decides: ``skip`` it, ``merge`` it into the card it matches (empty fields are filled, new phones and
 e-mails added, nothing already on the card is overwritten: what people typed into the CRM wins over
 an old file), or ``create`` a new card anyway. Rows whose phone or e-mail is on the exclusion list
-(our own numbers and mailboxes) are skipped: the CRM never makes a card for them.
+or among ``crm.own_numbers`` are skipped, each listed with its line and the value: the CRM never
+makes a card for them.
 """
 
 from __future__ import annotations
@@ -75,15 +76,18 @@ async def import_table(
     match_on: Sequence[MatchKey] | None = None,
     dry_run: bool = False,
     region: str = "RU",
+    own_numbers: Sequence[str] = (),
     default_responsible_id: int | None = None,
     progress: ProgressCallback | None = None,
     chunk: int = CHUNK,
 ) -> ImportReport:
     """Check every row of *table*, then (unless *dry_run* or a row failed) write them all.
 
-    Rows without a responsible user get *default_responsible_id*, else the importing user (the
-    command line, importing as the system, passes a configured login's id). The caller owns the
-    transaction and commits it when the report is ``ok`` and ``committed``.
+    A row with a phone or e-mail on the exclusion list or among *own_numbers* (``crm.own_numbers``)
+    is skipped and reported with its line. Rows without a responsible user get
+    *default_responsible_id*, else the importing user (the command line, importing as the system,
+    passes a configured login's id). The caller owns the transaction and commits it when the
+    report is ``ok`` and ``committed``.
     """
     kind = mapping.kind
     match = tuple(match_on) if match_on is not None else DEFAULT_MATCH[kind]
@@ -106,7 +110,7 @@ async def import_table(
     else:
         principal.require_any(spec.entity, Action.ADD)
     lookups = Lookups()
-    await lookups.load(session, kind)
+    await lookups.load(session, kind, own_numbers=own_numbers, region=region)
     parser = RowParser(kind, mapping, table.headers, lookups, region)
     records: list[Record] = []
     for number, row in enumerate(table.rows, start=1):

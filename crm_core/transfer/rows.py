@@ -155,7 +155,14 @@ class Lookups:
         self.excluded_numbers: set[str] = set()
         self.excluded_emails: set[str] = set()
 
-    async def load(self, session: AsyncSession, kind: ImportKind) -> None:
+    async def load(
+        self, session: AsyncSession, kind: ImportKind, *, own_numbers: Iterable[str] = (), region: str = "RU"
+    ) -> None:
+        """Read what parsing and checking the rows of *kind* need.
+
+        The excluded numbers are the ``excluded_number`` table plus *own_numbers*
+        (``crm.own_numbers``, read in *region* as the call log reads them).
+        """
         users = (await session.execute(select(User.id, User.login, User.name, User.is_active))).all()
         logins = {login.casefold(): user_id for user_id, login, _name, _active in users}
         for user_id, _login, name, active in users:
@@ -172,6 +179,9 @@ class Lookups:
                     target.setdefault(name.casefold(), code)
         if kind is not ImportKind.PRODUCTS:
             self.excluded_numbers = set(await session.scalars(select(ExcludedNumber.e164)))
+            self.excluded_numbers |= {
+                e164 for e164 in (normalise(n, region).e164 for n in own_numbers) if e164
+            }
             self.excluded_emails = set(await session.scalars(select(ExcludedEmail.email)))
 
 
@@ -263,7 +273,7 @@ class RowParser:
                     values[field_name] = code
             amount = self._typed(cells, "amount", lambda t: parse_decimal(t, places=2))
             if amount is not None:
-                values["amount"] = amount
+                values.update(amount=amount, amount_manual=True)  # typed: rows added later must not reset it
         else:
             name = self._text(cells, "name")
             if name is None:

@@ -79,7 +79,7 @@ class TestUpgrade:
 
         assert TABLES == await table_names(blank_engine)
         assert head() == await current(blank_engine)
-        assert "0008" == head()
+        assert "0009" == head()
 
     async def test_second_upgrade_is_a_no_op(self, blank_engine):
         """

@@ -97,7 +97,11 @@ class TaskResource:
 async def _api(sessionmaker, aiohttp_client, settings, monkeypatch):
     """The real app with the test resource added to the real ones."""
     real = web.api.all_resources
-    monkeypatch.setattr(web.api, "all_resources", lambda region="RU": (*real(region), TaskResource()))
+    monkeypatch.setattr(
+        web.api,
+        "all_resources",
+        lambda region="RU", own_numbers=(): (*real(region, own_numbers), TaskResource()),
+    )
     return await build_api(aiohttp_client, settings, sessionmaker)
 
 

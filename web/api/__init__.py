@@ -6,7 +6,7 @@ adding one there adds its routes and its part of ``/api/v1/openapi.json`` here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -28,19 +28,29 @@ ACTIONS: tuple[ActionRoute, ...] = (*CARD_ACTIONS, *SALES_ACTIONS)
 "The CRM's behaviours beyond CRUD (timeline, merge, conversion, funnel...): see web/api/actions.py."
 
 
-def all_resources(region: str = "RU") -> tuple[Resource[Any], ...]:
-    """Every resource the CRM packages offer; cards read phone numbers with *region*."""
-    return (*crm_core.cards.make_resources(region), *crm_core.sales.RESOURCES, *crm_core.org.RESOURCES)
+def all_resources(region: str = "RU", own_numbers: Sequence[str] = ()) -> tuple[Resource[Any], ...]:
+    """Every resource the CRM packages offer; cards read phone numbers with *region* and refuse
+    *own_numbers* (``crm.own_numbers``)."""
+    return (
+        *crm_core.cards.make_resources(region, own_numbers),
+        *crm_core.sales.RESOURCES,
+        *crm_core.org.RESOURCES,
+    )
 
 
 def setup_api(
-    app: web.Application, resources: Iterable[Resource[Any]] | None = None, *, region: str = "RU"
+    app: web.Application,
+    resources: Iterable[Resource[Any]] | None = None,
+    *,
+    region: str = "RU",
+    own_numbers: Sequence[str] = (),
 ) -> ApiRouter:
     """Add the API's routes to *app* (after the others: its catch-all answers unknown API paths).
 
-    *resources* defaults to :func:`all_resources` with *region* (``crm.default_region``).
+    *resources* defaults to :func:`all_resources` with *region* (``crm.default_region``) and
+    *own_numbers* (``crm.own_numbers``).
     """
-    router = ApiRouter(all_resources(region) if resources is None else resources)
+    router = ApiRouter(all_resources(region, own_numbers) if resources is None else resources)
     router.document = add_actions(router.document, ACTIONS, prefix=API_PREFIX)
     mount_actions(app, ACTIONS)  # first: the generic leads/{id} would answer leads/merge
     router.setup(app)

@@ -55,6 +55,11 @@ class ActionCall:
         """The region phone numbers are read in (``crm.default_region``)."""
         return self.request.app[keys.SETTINGS].crm.default_region
 
+    @property
+    def own_numbers(self) -> tuple[str, ...]:
+        """The company's own numbers (``crm.own_numbers``): never put on a card."""
+        return tuple(self.request.app[keys.SETTINGS].crm.own_numbers)
+
     def path(self, name: str) -> str:
         return self.request.match_info[name]
 

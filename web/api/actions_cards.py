@@ -153,7 +153,12 @@ async def _conversion_offer(call: ActionCall) -> ConversionOffer:
 
 async def _convert(call: ActionCall) -> ConversionResult:
     return await convert_lead(
-        call.session, call.principal, card_id(call, "lead"), call.body, region=call.region
+        call.session,
+        call.principal,
+        card_id(call, "lead"),
+        call.body,
+        region=call.region,
+        own_numbers=call.own_numbers,
     )
 
 

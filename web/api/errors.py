@@ -13,7 +13,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from crm_core.access import Unauthenticated
-from crm_core.errors import Conflict, CrmError, Invalid, NotFound
+from crm_core.errors import Conflict, CrmError, ExcludedValue, Invalid, NotFound
 from crm_core.org import AdminOnly
 from crm_core.rights import Forbidden
 
@@ -26,6 +26,7 @@ _STATUS: tuple[tuple[type[CrmError], int], ...] = (
     (AdminOnly, 403),
     (NotFound, 404),
     (Conflict, 409),
+    (ExcludedValue, 422),
     (Invalid, 422),
 )
 

@@ -73,7 +73,8 @@ def kind_of(request: web.Request) -> CardKind:
 
 def service(request: web.Request, kind: CardKind) -> CardService[Any, Any]:
     """The kind's service, reading numbers written without a country code in ``crm.default_region``."""
-    return kind.service(request.app[keys.SETTINGS].crm.default_region)
+    crm = request.app[keys.SETTINGS].crm
+    return kind.service(crm.default_region, crm.own_numbers)
 
 
 def card_id(request: web.Request) -> int:

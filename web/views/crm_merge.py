@@ -101,7 +101,7 @@ async def convert(request: web.Request) -> web.StreamResponse:
     """POST /crm/lead/{id}/convert: convert, then show the client's card (or the page with the problem)."""
     lead_id = card_id(request)
     form = {k: str(v) for k, v in (await request.post()).items()}
-    region = request.app[keys.SETTINGS].crm.default_region
+    crm = request.app[keys.SETTINGS].crm
     wanted = conversion_request(form)
     error, status = "", 422
     if wanted.contact is None and wanted.company is None and not wanted.deal:
@@ -109,7 +109,14 @@ async def convert(request: web.Request) -> web.StreamResponse:
     else:
         async with card_session(request) as (session, principal):
             try:
-                result = await convert_lead(session, principal, lead_id, wanted, region=region)
+                result = await convert_lead(
+                    session,
+                    principal,
+                    lead_id,
+                    wanted,
+                    region=crm.default_region,
+                    own_numbers=crm.own_numbers,
+                )
                 await session.commit()
             except DuplicatesFound:
                 await session.rollback()

@@ -24,7 +24,7 @@ from aiohttp import BodyPartReader, web
 
 from crm_core.access import load_principal
 from crm_core.rights import Action, Level, Principal
-from crm_core.transfer.exporter import export_csv
+from crm_core.transfer.exporter import ExportKind, export_csv
 from crm_core.transfer.importer import ALLOWED_MATCH, DEFAULT_MATCH, DedupeMode, MatchKey
 from crm_core.transfer.mapping import FIELDS, ImportKind, MappingError, build_mapping, guess_mapping
 from crm_core.transfer.readers import UnreadableFile
@@ -296,6 +296,7 @@ async def run_import(request: web.Request) -> web.StreamResponse:
         match_on=match_on or DEFAULT_MATCH[draft.kind],
         dry_run=form.get("mode") != "import",
         region=request.app[keys.SETTINGS].crm.default_region,
+        own_numbers=request.app[keys.SETTINGS].crm.own_numbers,
     )
     job.resubmit = [(name, str(value)) for name, value in form.items() if name not in ("csrf_token", "mode")]
     log.info("import_job_started", job=job.id, draft=draft.id, dry_run=job.dry_run, dedupe=dedupe.value)
@@ -329,7 +330,7 @@ async def job_status(request: web.Request) -> web.StreamResponse:
 async def export_page(request: web.Request) -> web.StreamResponse:
     """GET /crm/export/{kind}.csv?field__op=value: the CSV download (UTF-8 with a BOM, for Excel)."""
     try:
-        kind = ImportKind(request.match_info["kind"])
+        kind = ExportKind(request.match_info["kind"])
     except ValueError:
         raise web.HTTPNotFound() from None
     filters = {key: value for key, value in request.query.items() if key != "csrf_token"}

@@ -8,9 +8,12 @@ from decimal import Decimal as D
 import pytest
 from sqlalchemy import select
 
+from crm_core.cards.activities import ActivitiesResource
+from crm_core.cards.schemas import ActivityCreate, Binding
+from crm_core.cards.timeline import timeline
 from crm_core.crud import ListQuery
 from crm_core.errors import NotFound
-from crm_core.models import Deal, DealStageHistory
+from crm_core.models import Activity, Contact, Deal, DealStageHistory
 from crm_core.rights import SYSTEM, Forbidden
 from crm_core.sales import rows
 from crm_core.sales.deals import (
@@ -29,6 +32,15 @@ from crm_core.sales.schemas import DealCreate, DealUpdate, PipelineCreate, RowIn
 from .builders import MIXED_TOTAL, mixed_rows
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def _meeting(subject: str, *bindings: tuple[str, int]) -> ActivityCreate:
+    return ActivityCreate(
+        kind="meeting",
+        subject=subject,
+        start_at=T0,
+        bindings=[Binding(owner_type=t, owner_id=i) for t, i in bindings],
+    )
 
 
 class TestAmount:
@@ -243,6 +255,33 @@ class TestLinks:
         assert [] == list(
             await session.scalars(select(DealStageHistory).where(DealStageHistory.deal_id == deal.id))
         )
+
+    async def test_delete_removes_its_activities_but_not_shared_ones(self, session, people):
+        """
+        A call note bound to the deal only goes with it; a meeting bound to the deal and a contact
+        stays on the contact without the deal. A new deal given the same id starts with a blank history.
+        """
+        anna = Contact(name="Anna Smirnova")
+        session.add(anna)
+        await session.flush()
+        deal = await create_deal(session, people.admin, DealCreate(title="Net"))
+        activities = ActivitiesResource()
+        only = await activities.create(session, people.admin, _meeting("Deal only", ("deal", deal.id)))
+        shared = await activities.create(
+            session, people.admin, _meeting("Shared", ("deal", deal.id), ("contact", anna.id))
+        )
+        await session.commit()
+
+        await delete_deal(session, people.admin, deal.id)
+        await session.commit()
+
+        assert None is await session.get(Activity, only.id)
+        kept = await activities.get(session, people.admin, shared.id)
+        assert [Binding(owner_type="contact", owner_id=anna.id)] == kept.bindings
+        assert ["Shared"] == [i.subject for i in await timeline(session, people.admin, "contact", anna.id)]
+        session.add(Deal(id=deal.id, title="Reborn", pipeline_id=deal.pipeline_id, stage_id=deal.stage_id))
+        await session.flush()
+        assert [] == await timeline(session, people.admin, "deal", deal.id)
 
 
 class TestRights:
