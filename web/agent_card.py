@@ -6,7 +6,7 @@ what an agent sees on the pop is exactly what they could open in the CRM:
 
 - the card itself (contact / company / lead) with its responsible and phones, through the card
   services (``Forbidden`` for a card the agent may not read);
-- the open deals linked to it (the ``deal`` read right filters them);
+- the open deals linked to it (the ``deal`` read right filters them), each with its page's URL;
 - the last calls and their recordings, and the last notes, from the card's timeline (which applies
   the ``call`` rights, so a colleague's recording never shows through a shared card).
 """
@@ -133,6 +133,13 @@ async def _open_deals(
         .limit(OPEN_DEALS)
     )
     return [
-        {"id": deal_id, "title": title, "stage": stage, "amount": str(amount), "currency": currency}
+        {
+            "id": deal_id,
+            "title": title,
+            "stage": stage,
+            "amount": str(amount),
+            "currency": currency,
+            "url": f"/crm/deals/{deal_id}",
+        }
         for deal_id, title, stage, amount, currency in rows
     ]

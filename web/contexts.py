@@ -17,11 +17,13 @@ from aiohttp import WSCloseCode, web
 from sqlalchemy.engine import make_url
 
 from config.settings import PbxMode, Settings
+from crm_core.calllog import CrmOutcome
 from crm_core.db import make_engine, make_sessionmaker
 from crm_core.migrate import current, head
 from crm_core.writer import CallLogWriter
 from cti.bus import EventBus
 from cti.events import CtiEvent
+from cti.model import Call
 from cti.plan import PlanSnapshot, RunningPlan
 from cti.ports import PbxControl
 from cti.registry import CallRegistry
@@ -119,7 +121,9 @@ async def event_bus_ctx(app: web.Application) -> AsyncIterator[None]:
 async def crm_ctx(app: web.Application) -> AsyncIterator[None]:
     """Write every call into the CRM (leads, activities) from the bus subscription "crm"."""
     settings = app[keys.SETTINGS]
-    writer = CallLogWriter(app[keys.DB], pbx_id=settings.pbx.id, settings=settings.crm)
+    writer = CallLogWriter(
+        app[keys.DB], pbx_id=settings.pbx.id, settings=settings.crm, on_recorded=_call_logged(app)
+    )
     app[keys.CRM_WRITER] = writer
     async with app[keys.EVENT_BUS].subscribe("crm") as subscription:
         task = asyncio.create_task(writer.run(subscription), name="crm-writer")
@@ -132,6 +136,17 @@ async def crm_ctx(app: web.Application) -> AsyncIterator[None]:
                 await writer.drain(subscription)
         except TimeoutError:
             log.warning("crm_writer_not_drained", pending=subscription.pending)
+
+
+def _call_logged(app: web.Application) -> Callable[[Call, CrmOutcome], None]:
+    """After the call log wrote a call: the screen-pop hub (once it runs) pushes call-back changes."""
+
+    def notify(call: Call, _outcome: CrmOutcome) -> None:
+        hub = app.get(keys.SCREENPOP)
+        if hub is not None:
+            hub.call_logged(call)
+
+    return notify
 
 
 async def recordings_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -246,7 +261,10 @@ def _sync_asterisk_config(app: web.Application, pbx: PbxControl) -> Callable[[],
 
 async def screenpop_ctx(app: web.Application) -> AsyncIterator[None]:
     """Run the screen-pop hub; yield only once it is subscribed, so no ringing is missed."""
-    hub = ScreenPopHub(app[keys.DB], app[keys.SETTINGS].crm, app[keys.REGISTRY])
+    settings = app[keys.SETTINGS]
+    hub = ScreenPopHub(
+        app[keys.DB], settings.crm, app[keys.REGISTRY], plan=app[keys.PLAN], pbx_id=settings.pbx.id
+    )
     app[keys.SCREENPOP] = hub
     task = asyncio.create_task(hub.run(app[keys.EVENT_BUS]), name="screenpop")
     _watch(task)

@@ -129,10 +129,12 @@ def ngettext(singular: str, plural: str, n: int, **values: object) -> str:
 
 
 # Domain errors (cti, crm_core) speak English, with their facts in ``details()``; those a page shows
-# the user are rephrased here by ``error_id``. The English text is each error's own str().
+# the user are rephrased here by ``error_id``. The English text is each error's own str(), which
+# also fills ``%(reason)s`` when the details have no reason (the PBX's own words, shown as data).
 _DOMAIN_ERRORS: Mapping[str, str] = {
     "no-such-call": N_("No such call: %(call_id)s"),
     "pbx-action-failed": N_("The PBX refused %(action)s: %(reason)s"),
+    "pbx-unavailable": N_("The PBX is unavailable: %(reason)s"),
     "forbidden": N_("You may not %(action)s this %(entity)s"),
 }
 
@@ -149,7 +151,7 @@ def error_message(error: DomainError) -> str:
     if template is None or not CATALOGUE.messages(current_locale()).get(template):
         return str(error)
     try:
-        return CATALOGUE.gettext(current_locale(), template) % dict(error.details())
+        return CATALOGUE.gettext(current_locale(), template) % {"reason": str(error), **error.details()}
     except (KeyError, TypeError, ValueError):  # details without the placeholder: say it as raised
         return str(error)
 

@@ -4,10 +4,19 @@ The hub is one more bus subscriber: it never blocks the PBX reader, and it looks
 once per call with its own database session. Frames sent to the browser (see ``static/agent.js``):
 
 - ``{"type": "hello", "extension"}`` once the socket is registered (pops can arrive from then on);
-- ``{"type": "ringing", "call_id", "number", "name", "direction", "did", "card"}``; a pop after a
-  transfer or a pickup carries ``"transferred_by"`` or ``"picked_up": true`` too;
+- ``{"type": "ringing", "call_id", "number", "name", "direction", "did", "card", "recording",
+  "recording_mandatory"}``; a pop after a transfer or a pickup carries ``"transferred_by"`` or
+  ``"picked_up": true`` too;
 - ``{"type": "answered", "call_id", "by"}`` to every socket that got the pop for that call;
-- ``{"type": "ended", "call_id", "disposition"}``.
+- ``{"type": "recording", "call_id", "on", "mandatory"}`` when the PBX starts or stops recording it;
+- ``{"type": "transferred", "call_id", "by", "to", "to_name"}`` to every socket that got the pop
+  (the transferer's page closes the call with it, the target's says who handed it over);
+- ``{"type": "ended", "call_id", "disposition"}``;
+- ``{"type": "call-backs"}`` when a call-back task of the agent was created (the call log wrote a
+  missed call) or closed: the page reloads its list.
+
+Recording state is followed here from ``RecordingStarted``/``RecordingStopped`` (the registry keeps
+only the files); "mandatory" is the running dialplan's policy for the call.
 """
 
 from __future__ import annotations
@@ -18,14 +27,28 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config.settings import CrmSettings
 from crm_core.lookup import Card, find_card
+from crm_core.models import CallActivity, Task, User
 from cti.bus import EventBus, Notice
-from cti.events import CallAnswered, CallEnded, CallPickedUp, CallRinging, CallStarted, CallTransferred
+from cti.events import (
+    CallAnswered,
+    CallEnded,
+    CallPickedUp,
+    CallRinging,
+    CallStarted,
+    CallTransferred,
+    RecordingStarted,
+    RecordingStopped,
+)
 from cti.model import Call, CallId, Direction
+from cti.plan import RunningPlan
 from cti.registry import CallRegistry
+
+from .call_rights import recording_mandatory
 
 __all__ = ["ScreenPopHub", "card_payload"]
 
@@ -57,12 +80,16 @@ class ScreenPopHub:
         settings: CrmSettings,
         registry: CallRegistry,
         *,
+        plan: RunningPlan | None = None,
+        pbx_id: str = "main",
         lookup_timeout: float = 3.0,
         send_timeout: float = 5.0,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._settings = settings
         self._registry = registry
+        self._plan = plan
+        self._pbx_id = pbx_id
         self._lookup_timeout = lookup_timeout
         self._send_timeout = send_timeout
         self._sockets: dict[str, set[web.WebSocketResponse]] = {}
@@ -70,6 +97,11 @@ class ScreenPopHub:
         self._popped: dict[CallId, set[web.WebSocketResponse]] = {}
         self._tails: dict[CallId, asyncio.Task[None]] = {}
         "Per call, the task handling its latest notice (the next one waits for it)."
+        self._recording: dict[CallId, set[str]] = {}
+        "Per call, the files the PBX is recording into right now."
+        self._chores: set[asyncio.Task[None]] = set()
+        "Call-back notices under way (look-ups after the call log wrote a call)."
+        self._running = False
         self.started = asyncio.Event()
         "Set once the hub's bus subscription exists."
 
@@ -108,14 +140,16 @@ class ScreenPopHub:
         look-up for one caller never delays another caller's pop.
         """
         async with bus.subscribe("screenpop") as subscription:
+            self._running = True
             self.started.set()
             try:
                 async for notice in subscription:
                     self._dispatch(notice)
             finally:
+                self._running = False
                 # Wait for them to unwind: a look-up still closing its session when the database
                 # is disposed after us would never finish.
-                pending = [*self._cards.values(), *self._tails.values()]
+                pending = [*self._cards.values(), *self._tails.values(), *self._chores]
                 for task in pending:
                     task.cancel()
                 await asyncio.gather(*pending, return_exceptions=True)
@@ -155,8 +189,31 @@ class ScreenPopHub:
             frame = {"type": "answered", "call_id": event.call_id, "by": event.by}
             await self._send(self._popped.get(event.call_id, set()), frame)
         elif isinstance(event, CallTransferred) and call is not None:
+            # Those who had the pop (the transferer among them) hear where it went; then the target's pop.
+            frame = {
+                "type": "transferred",
+                "call_id": event.call_id,
+                "by": event.by,
+                "to": event.to,
+                "to_name": await self._name_at(event.to),
+            }
+            await self._send(self._popped.get(event.call_id, set()), frame)
             await self._pop(call, [event.to], transferred_by=event.by)
+        elif isinstance(event, RecordingStarted | RecordingStopped):
+            files = self._recording.setdefault(event.call_id, set())
+            if isinstance(event, RecordingStarted):
+                files.add(event.file)
+            else:
+                files.discard(event.file)
+            frame = {
+                "type": "recording",
+                "call_id": event.call_id,
+                "on": bool(files),
+                "mandatory": call is not None and self._mandatory(call),
+            }
+            await self._send(self._popped.get(event.call_id, set()), frame)
         elif isinstance(event, CallEnded):
+            self._recording.pop(event.call_id, None)
             sockets = self._popped.pop(event.call_id, set())
             lookup = self._cards.pop(event.call_id, None)
             if lookup is not None:
@@ -186,12 +243,58 @@ class ScreenPopHub:
             "direction": call.direction.value,
             "did": call.did,
             "card": await self._card(call),
+            "recording": bool(self._recording.get(call.call_id)),
+            "recording_mandatory": self._mandatory(call),
         }
         if transferred_by:
             frame["transferred_by"] = transferred_by
         if picked_up:
             frame["picked_up"] = True
         await self._send(targets, frame)
+
+    def _mandatory(self, call: Call) -> bool:
+        return self._plan is not None and recording_mandatory(self._plan.spec, call)
+
+    async def _name_at(self, extension: str) -> str:
+        """The name of the active user at *extension*, or "" (unknown, or the database failed)."""
+        try:
+            async with asyncio.timeout(self._lookup_timeout), self._sessionmaker() as session:
+                name = await session.scalar(
+                    select(User.name).where(User.extension == extension, User.is_active.is_(True))
+                )
+        except Exception as exc:  # the frame still goes out, with the extension alone
+            log.warning("screenpop_name_failed", extension=extension, error=type(exc).__name__)
+            return ""
+        return name or ""
+
+    def call_logged(self, call: Call) -> None:
+        """The call log wrote *call* (``CallLogWriter``'s ``on_recorded``): tell whoever got a call-back."""
+        if not self._running:
+            return  # stopping: the writer drains after us
+        chore = asyncio.create_task(self._call_backs_of(call), name=f"screenpop-call-backs-{call.call_id}")
+        self._chores.add(chore)
+        chore.add_done_callback(self._chores.discard)
+
+    async def _call_backs_of(self, call: Call) -> None:
+        try:
+            async with asyncio.timeout(self._lookup_timeout), self._sessionmaker() as session:
+                rows = await session.scalars(
+                    select(User.extension)
+                    .join(Task, Task.responsible_id == User.id)
+                    .join(CallActivity, CallActivity.id == Task.call_pk)
+                    .where(CallActivity.pbx_id == self._pbx_id, CallActivity.call_id == call.call_id)
+                    .where(Task.done.is_(False), User.extension.is_not(None))
+                )
+                extensions = {extension for extension in rows if extension}
+        except Exception as exc:  # the page still reloads the list on its next connect
+            log.warning("screenpop_call_backs_failed", call_id=call.call_id, error=type(exc).__name__)
+            return
+        for extension in extensions:
+            await self.call_backs_changed(extension)
+
+    async def call_backs_changed(self, extension: str) -> None:
+        """Ask the pages at *extension* to reload their call-backs list."""
+        await self._send(self._sockets.get(extension, set()), {"type": "call-backs"})
 
     def _lookup_task(self, call: Call) -> asyncio.Task[Frame | None]:
         lookup = self._cards.get(call.call_id)
@@ -243,6 +346,7 @@ class ScreenPopHub:
         while len(self._popped) > _MAX_CALLS:
             call_id = next(iter(self._popped))
             self._popped.pop(call_id)
+            self._recording.pop(call_id, None)
             lookup = self._cards.pop(call_id, None)
             if lookup is not None:
                 lookup.cancel()

@@ -20,7 +20,16 @@ from pydantic import SecretStr
 from sqlalchemy import select, update
 
 from config.settings import AmiSettings, PbxMode, PbxSettings, RecordingSettings
-from crm_core.models import Activity, CallActivity, Contact, Department, DepartmentMember, Lead, Recording
+from crm_core.models import (
+    Activity,
+    AuditEntry,
+    CallActivity,
+    Contact,
+    Department,
+    DepartmentMember,
+    Lead,
+    Recording,
+)
 from cti.errors import PbxUnavailable
 from cti.events import CallTransferred
 from cti.model import CallId, TransferKind
@@ -166,10 +175,11 @@ class TestAgentInChromium:
         self, served, org, recording_id, browser, template
     ):
         """
-        Anna calls 101: ivanov's page pops her card with the last call and its player; after the
+        Anna calls 101: ivanov's page pops her card with the last call and its player (which
+        fetches nothing until played: no audio request, no listen on the audit trail); after the
         call the note typed into the page is stored as a note activity on her card and the call.
         """
-        app, base, _responses = served
+        app, base, responses = served
         await log_in(browser, base, "ivanov")
         pbx = app[keys.PBX]
 
@@ -188,9 +198,13 @@ class TestAgentInChromium:
         saved = await browser.until(f"{in_call('b1', '.call-message')}?.dataset.kind")
 
         assert ("Anna Smirnova", 1, "ok") == (title, players, saved)
+        assert "none" == await browser.js(f"{in_call('b1', 'audio.recording')}.preload")
+        assert [] == [path for path, _status, _range in responses if path.startswith("/recordings/")]
         async with app[keys.DB]() as session:
             call_pk = await session.scalar(select(CallActivity.id).where(CallActivity.call_id == "b1"))
             [note] = await session.scalars(select(Activity).where(Activity.kind == "note"))
+            listens = await session.scalars(select(AuditEntry).where(AuditEntry.action == "recording.listen"))
+            assert [] == list(listens)
         assert ("Wants 40 boxes by Friday", call_pk, org["ivanov"]) == (
             note.description,
             note.call_pk,

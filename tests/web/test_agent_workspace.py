@@ -27,6 +27,7 @@ from crm_core.models import (
     Recording,
     Stage,
     Task,
+    User,
 )
 from cti.model import Disposition
 from web import keys
@@ -143,7 +144,9 @@ class TestCard:
             card["responsible"],
         )
         assert [{"raw": "8 (916) 123-45-67", "e164": KNOWN_CALLER}] == card["phones"]
-        assert [history["deal"]] == [d["id"] for d in card["deals"]]
+        assert [(history["deal"], f"/crm/deals/{history['deal']}")] == [
+            (d["id"], d["url"]) for d in card["deals"]
+        ]
         assert ("Chamomile tea, 40 boxes", "125000.50", "RUB") == (
             card["deals"][0]["title"],
             card["deals"][0]["amount"],
@@ -386,7 +389,28 @@ class TestNote:
         response = await petrov.post_json("/agent/calls/n3/note", {"text": "   "})
 
         assert 422 == response.status
-        assert "text" in (await response.json())["details"]
+        body = await response.json()
+        assert ("Note text: must not be empty", "Note text: must not be empty") == (
+            body["message"],
+            body["details"]["text"],
+        )
+
+    async def test_form_problems_are_told_in_russian_naming_each_field(self, client, app, template):
+        """
+        For a Russian user the caller form's problems come in Russian, each with its field's label.
+        """
+        async with app[keys.DB]() as session:
+            (await session.get(User, template.users["ivanov"])).locale = "ru"
+            await session.commit()
+        body = {"name": "x" * 201, "colour": "red"}
+
+        response = await Browser(client, template.users["ivanov"]).post_json("/agent/calls/any/caller", body)
+
+        assert 422 == response.status
+        assert {
+            "name": "Имя: не больше 200 символов",
+            "colour": "colour: такого поля в форме нет",
+        } == (await response.json())["details"]
 
 
 class TestCallBacks:

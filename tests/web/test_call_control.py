@@ -7,8 +7,8 @@ from sqlalchemy import update
 
 from crm_core.models import Department, DepartmentMember, User
 from cti.errors import PbxActionFailed, PbxUnavailable
-from cti.events import ConferenceJoined
-from cti.model import Party
+from cti.events import CallTransferred, ConferenceJoined, RingingStopped
+from cti.model import CallId, Party, TransferKind
 from web import keys
 
 from .browser import Browser
@@ -95,6 +95,53 @@ class TestHangup:
 
         assert 403 == response.status
 
+    async def test_a_group_phone_that_stopped_ringing_is_no_party(self, as_, pbx):
+        """
+        101 and 102 ring as a group and 102 answers (the PBX stops 101's phone): ivanov at 101 may
+        no longer hang up, transfer or stop recording the call; petrov at 102 may.
+        """
+        pbx.publish(inbound("g1", CALLER))
+        pbx.publish(ringing("g1", "101", "102"))
+        pbx.publish(answered("g1", "102"))
+        pbx.publish(RingingStopped(call_id=CallId("g1"), at=now(), extensions=("101",)))
+
+        hangup = await as_("ivanov").post_json("/calls/g1/hangup", {})
+        transfer = await as_("ivanov").post_json("/calls/g1/transfer", {"to": "103"})
+        recording = await as_("ivanov").post_json("/calls/g1/recording", {"on": True})
+        petrov = await as_("petrov").post_json("/calls/g1/hangup", {})
+
+        assert (403, 403, 403, 200) == (hangup.status, transfer.status, recording.status, petrov.status)
+        assert (["g1"], []) == (pbx.hung_up, pbx.commands)
+
+    async def test_after_transferring_the_call_away_the_agent_is_no_party(self, as_, pbx):
+        """
+        ivanov answers at 101 and transfers to 102: his hang-up is 403 from then on; the
+        department's supervisor keeps his right over the call now at petrov's phone.
+        """
+        ring_101(pbx, "t1")
+        pbx.publish(answered("t1", "101"))
+        pbx.publish(
+            CallTransferred(call_id=CallId("t1"), at=now(), kind=TransferKind.BLIND, by="101", to="102")
+        )
+        pbx.publish(ringing("t1", "102"))
+
+        ivanov = await as_("ivanov").post_json("/calls/t1/hangup", {})
+        boss = await as_("boss").post_json("/calls/t1/hangup", {})
+
+        assert (403, 200) == (ivanov.status, boss.status)
+        assert ["t1"] == pbx.hung_up
+
+    async def test_the_calling_extension_is_a_party_until_it_hands_the_call_on(self, as_, pbx):
+        """
+        ivanov (101) calls petrov (102): he may hang up his own outgoing call while it rings.
+        """
+        pbx.publish(internal("i1", "101", "102"))
+        pbx.publish(ringing("i1", "102"))
+
+        response = await as_("ivanov").post_json("/calls/i1/hangup", {})
+
+        assert 200 == response.status
+
     async def test_an_unknown_call_is_404(self, as_):
         """A call id the PBX does not have (or that ended) is named in the error."""
         response = await as_("ivanov").post_json("/calls/nope/hangup", {})
@@ -137,8 +184,28 @@ class TestDial:
 
         assert 422 == response.status
         body = await response.json()
-        assert "number" in body["details"]
+        expected = "Number: digits only, with an optional + * or #, up to 32"
+        assert (expected, {"number": expected}) == (body["message"], body["details"])
         assert [] == pbx.originated
+
+    async def test_form_problems_in_russian_name_the_field(self, client, app, as_, pbx, users):
+        """
+        A Russian user's refused transfer says, in Russian, which field and what is wrong.
+        """
+        async with app[keys.DB]() as session:
+            (await session.get(User, users["ivanov"])).locale = "ru"
+            await session.commit()
+        ring_101(pbx)
+
+        response = await as_("ivanov").post_json(
+            "/calls/c1/transfer", {"to": "two-oh-two", "announced": "maybe"}
+        )
+
+        assert 422 == response.status
+        assert {
+            "to": "Перевести на: только цифры (можно +, * или #), не больше 32",
+            "announced": "С представлением: должно быть «да» или «нет» (true/false)",
+        } == (await response.json())["details"]
 
     async def test_a_user_without_an_extension_gets_409(self, client, template, pbx):
         """The seed's boss has no phone until ``organise`` gives him one."""

@@ -21,18 +21,20 @@ from sqlalchemy import select
 
 from config.settings import load_settings
 from crm_core.models import User
-from cti.errors import NoSuchCall
+from cti.errors import NoSuchCall, PbxUnavailable
 from web import cli, i18n, keys
 from web.app import create_app
 
 from .browser import Browser
 from .conftest import fake_pbx_factory
+from .fakes import inbound, ringing
 from .test_cli import _config, _no_cached_logging, user  # noqa: F401  (fixtures for the CLI test)
 
 WEB = Path(i18n.__file__).parent
 TEMPLATES = WEB / "templates"
 SCRIPTS = WEB / "static"
-RU = json.loads((i18n.LOCALE_DIR / "ru.json").read_text(encoding="utf-8"))
+RU = i18n.Catalogue.load().messages("ru")
+"ru.json and every ru.<part>.json, merged as the app loads them."
 
 NOT_TRANSLATED = frozenset({"CTI"})
 "The product's name: the same in every language, so templates may show it as it is."
@@ -367,6 +369,28 @@ class TestUsersOwnChoice:
             (await ru.json())["message"],
         )
         assert (404, "No such call: gone") == (en.status, (await en.json())["message"])
+
+    async def test_the_pbx_being_down_in_russian_with_its_own_reason_as_data(self, client, app, template):
+        """
+        Hanging up while the PBX is unreachable: a Russian user reads Russian, the PBX's own words
+        after the colon; English keeps the words as raised.
+        """
+        await set_user_locale(app, template.users["ivanov"], "ru")
+        pbx = app[keys.PBX]
+        pbx.publish(inbound("u1", "+79161234567"))
+        pbx.publish(ringing("u1", "101"))
+        pbx.fail_with = PbxUnavailable("Asterisk did not answer Hangup within 5 s")
+
+        ru = await Browser(client, template.users["ivanov"]).post_json("/calls/u1/hangup", {})
+        await set_user_locale(app, template.users["ivanov"], "en")
+        en = await Browser(client, template.users["ivanov"]).post_json("/calls/u1/hangup", {})
+
+        assert (503, "pbx-unavailable", "АТС недоступна: Asterisk did not answer Hangup within 5 s") == (
+            ru.status,
+            (body := await ru.json())["error_id"],
+            body["message"],
+        )
+        assert "Asterisk did not answer Hangup within 5 s" == (await en.json())["message"]
 
     def test_an_error_without_the_facts_keeps_its_own_words(self):
         """

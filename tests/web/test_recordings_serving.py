@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from config.settings import RecordingSettings
 from crm_core import audit
-from crm_core.models import CallActivity, Department, DepartmentMember, Recording, User
+from crm_core.models import AuditEntry, CallActivity, Department, DepartmentMember, Recording, User
 from recordings import RecordingStore
 from tests.recordings.conftest import write_sine
 from web import keys
+from web.views.recordings import LISTEN_WINDOW
 
 from .conftest import cookie_header
 
@@ -230,6 +231,82 @@ class TestRange:
             headers={**cookie_header(app, org["petrov"]), "Range": "bytes=0-99"},
         )
         assert 403 == response.status
+
+
+class TestListenAudit:
+    """One listening is one ``recording.listen``, whatever the player's Range requests."""
+
+    async def _get(self, client, app, org, recording, range_: str | None, who: str = "ivanov"):
+        headers = {**cookie_header(app, org[who]), **({"Range": range_} if range_ else {})}
+        response = await client.get(f"/recordings/{recording.id}", headers=headers)
+        assert response.status in {200, 206}
+        await response.read()
+
+    async def test_seeks_within_a_listening_are_not_audited_again(self, client, app, org, recording):
+        """
+        Play from the start, then two seeks (one to the end, as a player reads the duration): one entry.
+        """
+        for range_ in ("bytes=0-", "bytes=1000-", "bytes=-500"):
+            await self._get(client, app, org, recording, range_)
+
+        assert ["bytes=0-"] == [e.details["range"] for e in await _audit(app, "recording.listen")]
+
+    async def test_a_listening_that_begins_with_a_seek_is_audited(self, client, app, org, recording):
+        """
+        The first request is already a seek: it is the listen on the trail; the next seek is not.
+        """
+        await self._get(client, app, org, recording, "bytes=1000-")
+        await self._get(client, app, org, recording, "bytes=2000-")
+
+        assert ["bytes=1000-"] == [e.details["range"] for e in await _audit(app, "recording.listen")]
+
+    async def test_every_play_from_the_start_is_a_listen(self, client, app, org, recording):
+        """
+        Playing it again from the beginning (no Range, or from byte 0) is another listening.
+        """
+        await self._get(client, app, org, recording, None)
+        await self._get(client, app, org, recording, "bytes=0-99")
+
+        assert 2 == len(await _audit(app, "recording.listen"))
+
+    async def test_a_seek_long_after_the_last_listen_is_audited(self, client, app, org, recording):
+        """
+        A seek when this user's last listen of it is older than the window counts as a new listen.
+        """
+        await self._get(client, app, org, recording, "bytes=0-")
+        async with app[keys.DB]() as session:
+            await session.execute(
+                update(AuditEntry)
+                .where(AuditEntry.action == "recording.listen")
+                .values(at=datetime.now(UTC) - LISTEN_WINDOW - timedelta(minutes=1))
+            )
+            await session.commit()
+
+        await self._get(client, app, org, recording, "bytes=1000-")
+
+        assert 2 == len(await _audit(app, "recording.listen"))
+
+    async def test_another_users_listen_does_not_cover_mine(self, client, app, org, recording):
+        """
+        boss listened; ivanov's first request, a seek, is still ivanov's listen.
+        """
+        await self._get(client, app, org, recording, "bytes=0-", who="boss")
+        await self._get(client, app, org, recording, "bytes=1000-")
+
+        assert ["boss", "ivanov"] == sorted(e.actor for e in await _audit(app, "recording.listen"))
+
+    async def test_every_download_is_audited(self, client, app, org, recording):
+        """
+        Downloads are not listens: each one is on the trail.
+        """
+        for _ in range(2):
+            response = await client.get(
+                f"/recordings/{recording.id}?download=1", headers=cookie_header(app, org["boss"])
+            )
+            assert 200 == response.status
+            await response.read()
+
+        assert 2 == len(await _audit(app, "recording.download"))
 
 
 class TestPeaks:

@@ -7,11 +7,14 @@ import time
 
 import pytest
 from aiohttp import WSMsgType, WSServerHandshakeError
+from sqlalchemy import select
 
-from cti.events import CallPickedUp, CallTransferred, DndChanged
+from crm_core.models import Task
+from cti.events import CallPickedUp, CallTransferred, DndChanged, RecordingStarted, RecordingStopped
 from cti.model import CallId, Disposition, TransferKind
 from web import keys
 
+from .browser import Browser
 from .conftest import KNOWN_CALLER, UNKNOWN_CALLER, cookie_header, origin_of
 from .fakes import OWN_DID, answered, ended, inbound, internal, now, ringing
 
@@ -60,6 +63,8 @@ class TestRinging:
                 "responsible": "Petr Petrov",
                 "url": f"/crm/contact/{template.contact_id}",
             },
+            "recording": False,
+            "recording_mandatory": True,
         } == await next_frame(agent101)
 
         pbx.publish(answered("c1", "101"))
@@ -134,7 +139,12 @@ class TestRinging:
             frame["card"]["title"],
         ) == ("ringing", "101", "Anna Smirnova")
         assert (await next_frame(agent102))["by"] == "102"
-        assert [(await next_frame(agent101))["type"] for _ in range(3)] == ["ringing", "answered", "answered"]
+        assert [(await next_frame(agent101))["type"] for _ in range(4)] == [
+            "ringing",
+            "answered",
+            "transferred",
+            "answered",
+        ]
         await agent102.close()
 
     async def test_pickup_pops_the_card_at_the_picker(self, client, app, template, agent101, pbx):
@@ -241,3 +251,90 @@ class TestBackpressure:
         pbx.publish(inbound("c10", KNOWN_CALLER))
         pbx.publish(ringing("c10", "101"))
         assert (await next_frame(agent101))["call_id"] == "c10"
+
+
+class TestCallStateFrames:
+    async def test_the_transferer_hears_where_the_call_went(self, client, app, template, agent101, pbx):
+        """
+        101 answers Anna and hands her to 102: 101's socket gets "transferred" naming 102 and its user.
+        """
+        pbx.publish(inbound("x1", KNOWN_CALLER))
+        pbx.publish(ringing("x1", "101"))
+        pbx.publish(answered("x1", "101"))
+        pbx.publish(
+            CallTransferred(call_id=CallId("x1"), at=now(), kind=TransferKind.BLIND, by="101", to="102")
+        )
+
+        frames = [await next_frame(agent101) for _ in range(3)]
+
+        assert ["ringing", "answered"] == [f["type"] for f in frames[:2]]
+        assert {
+            "type": "transferred",
+            "call_id": "x1",
+            "by": "101",
+            "to": "102",
+            "to_name": "Petr Petrov",
+        } == (frames[2])
+
+    async def test_recording_started_and_stopped_reach_the_pop(self, agent101, pbx):
+        """
+        An internal call (not recorded by the sample plan's policy): the pop says not recording and
+        not mandatory; then the PBX's RecordingStarted/Stopped come as "recording" frames.
+        """
+        pbx.publish(internal("r1", "102", "101"))
+        pbx.publish(ringing("r1", "101"))
+        pbx.publish(answered("r1", "101"))
+        pbx.publish(RecordingStarted(call_id=CallId("r1"), at=now(), file="/spool/r1.wav"))
+        pbx.publish(RecordingStopped(call_id=CallId("r1"), at=now(), file="/spool/r1.wav"))
+
+        pop = await next_frame(agent101)
+        frames = [await next_frame(agent101) for _ in range(3)]
+
+        assert (False, False) == (pop["recording"], pop["recording_mandatory"])
+        assert [
+            {"type": "answered", "call_id": "r1", "by": "101"},
+            {"type": "recording", "call_id": "r1", "on": True, "mandatory": False},
+            {"type": "recording", "call_id": "r1", "on": False, "mandatory": False},
+        ] == frames
+
+    async def test_a_pop_after_recording_started_says_so(self, client, app, template, agent101, pbx):
+        """
+        A second page opened while the inbound call (recorded always by the plan) is recording.
+        """
+        pbx.publish(inbound("r2", KNOWN_CALLER))
+        pbx.publish(ringing("r2", "101"))
+        pbx.publish(answered("r2", "101"))
+        pbx.publish(RecordingStarted(call_id=CallId("r2"), at=now(), file="/spool/r2.wav"))
+        assert ["ringing", "answered", "recording"] == [
+            (await next_frame(agent101))["type"] for _ in range(3)
+        ]
+
+        ws = await connect(client, app, template.users["ivanov"])
+        pop = await next_frame(ws)
+
+        assert ("r2", True, True) == (pop["call_id"], pop["recording"], pop["recording_mandatory"])
+        await ws.close()
+
+    async def test_a_missed_call_tells_the_call_back_owner_to_reload(
+        self, client, app, template, agent101, pbx
+    ):
+        """
+        Anna (petrov's contact) calls 101 and nobody answers: once the call log made petrov's
+        call-back task, petrov's page (102, which never rang) is told; closing it tells it again.
+        """
+        agent102 = await connect(client, app, template.users["petrov"])
+        pbx.publish(inbound("m1", KNOWN_CALLER))
+        pbx.publish(ringing("m1", "101"))
+        pbx.publish(ended("m1", Disposition.MISSED))
+
+        created = await next_frame(agent102)
+        async with app[keys.DB]() as session:
+            [task_id] = await session.scalars(select(Task.id).where(Task.done.is_(False)))
+        done = await Browser(client, template.users["petrov"]).post_json(
+            f"/agent/call-backs/{task_id}/done", {}
+        )
+        closed = await next_frame(agent102)
+
+        assert ({"type": "call-backs"}, 200, {"type": "call-backs"}) == (created, done.status, closed)
+        assert ["ringing", "ended"] == [(await next_frame(agent101))["type"] for _ in range(2)]
+        await agent102.close()

@@ -1,5 +1,10 @@
 // Agent workspace: the screen-pop over /ws/screenpop, the card in depth from /agent/card, call
 // control (/calls/...), the unknown caller's form, the after-call note and the call-backs list.
+// A call shows only what its state allows (applyState): ringing -> nothing to press (answer or
+// decline on the phone: the PBX port has no per-phone decline, and hanging up would end the call for
+// a whole ring group); talking at my phone -> hang up, transfer, conference and the one recording
+// button that applies; answered elsewhere, transferred away or ended -> no controls, and the
+// after-call note when I had the call. Links to CRM cards open in a new tab so the pop survives.
 // Everything that comes from the server is inserted with textContent, never innerHTML: caller
 // names come from the phone network and can hold anything.
 "use strict";
@@ -44,6 +49,13 @@
   function localUrl(url) {
     // Only our own pages may be linked (a path, not "//host" or "javascript:").
     return typeof url === "string" && url.startsWith("/") && !url.startsWith("//") ? url : null;
+  }
+
+  // A CRM link from the pop: a new tab, so the pop and a half-typed note stay where they are.
+  function openInNewTab(link, url) {
+    link.href = url;
+    link.target = "_blank";
+    link.rel = "noopener";
   }
 
   function part(item, name) {
@@ -173,6 +185,30 @@
     });
   }
 
+  // Show what the call's state allows; see the header comment.
+  function applyState(item) {
+    const state = item.dataset.state;
+    const mine = state === "mine";
+    part(item, "controls").hidden = !mine;
+    part(item, "hint").hidden = state !== "ringing";
+    const recording = item.dataset.recording === "on";
+    const mandatory = item.dataset.recordingMandatory === "yes";
+    part(item, "recording-badge").hidden = !recording || state === "ended" || state === "transferred";
+    part(item, "record-start").hidden = recording;
+    part(item, "record-stop").hidden = !recording || mandatory;
+  }
+
+  function showNoteForm(item) {
+    if (item.dataset.answered !== "me") {
+      return;
+    }
+    const note = item.querySelector(".note-form");
+    if (note.hidden) {
+      note.hidden = false;
+      note.elements.text.focus();
+    }
+  }
+
   function callItem(callId) {
     let item = calls.get(callId);
     if (!item) {
@@ -199,7 +235,7 @@
       const url = localUrl(card.url);
       const title = document.createElement(url ? "a" : "span");
       if (url) {
-        title.href = url;
+        openInNewTab(title, url);
       }
       title.className = "card-title";
       const entity = ENTITIES[card.entity] || card.entity;
@@ -245,12 +281,19 @@
       facts.append(phones);
     }
     fillSection(item, "deals", card.deals, function (line, deal) {
-      line.textContent = t("%(title)s — %(stage)s, %(amount)s %(currency)s", {
+      const url = localUrl(deal.url);
+      const link = document.createElement(url ? "a" : "span");
+      if (url) {
+        openInNewTab(link, url);
+      }
+      link.className = "deal-link";
+      link.textContent = t("%(title)s — %(stage)s, %(amount)s %(currency)s", {
         title: deal.title,
         stage: deal.stage,
         amount: deal.amount,
         currency: deal.currency,
       });
+      line.append(link);
     });
     fillSection(item, "history", card.calls, function (line, call) {
       const direction = DIRECTIONS[call.direction] || call.direction;
@@ -268,7 +311,7 @@
         }
         const audio = document.createElement("audio");
         audio.controls = true;
-        audio.preload = "metadata";
+        audio.preload = "none"; // fetched (and audited) only when the agent presses play
         audio.src = url;
         audio.className = "recording";
         audio.dataset.recordingId = recording.id;
@@ -336,6 +379,13 @@
       }
       return;
     }
+    if (result.data.error_id === "call-not-logged-yet" && item.dataset.state === "transferred") {
+      // The call goes on at the colleague's phone: it is logged (and the note saved) when it ends.
+      item.dataset.notePending = "1";
+      message.textContent = t("The note will be saved when the call ends");
+      message.dataset.kind = "ok";
+      return;
+    }
     if (result.data.error_id === "call-not-logged-yet" && attempt < NOTE_RETRIES) {
       message.textContent = t("Saving…");
       setTimeout(function () {
@@ -352,6 +402,8 @@
   function onRinging(frame) {
     const item = callItem(frame.call_id);
     item.dataset.state = "ringing";
+    item.dataset.recording = frame.recording ? "on" : "off";
+    item.dataset.recordingMandatory = frame.recording_mandatory ? "yes" : "no";
     const number = part(item, "number");
     number.replaceChildren();
     if (frame.number) {
@@ -374,6 +426,7 @@
     part(item, "status").textContent = status;
     const unknownOutside = !frame.card && frame.direction !== "internal" && Boolean(frame.number);
     item.querySelector(".caller-form").hidden = !unknownOutside;
+    applyState(item);
     loadDetails(item, frame.card);
   }
 
@@ -388,21 +441,61 @@
     }
     part(item, "status").textContent =
       frame.by === myExtension ? t("Answered by you") : t("Answered by %(who)s", { who: frame.by });
+    applyState(item);
+  }
+
+  function onRecording(frame) {
+    const item = calls.get(frame.call_id);
+    if (!item) {
+      return;
+    }
+    item.dataset.recording = frame.on ? "on" : "off";
+    item.dataset.recordingMandatory = frame.mandatory ? "yes" : "no";
+    applyState(item);
+  }
+
+  function onTransferred(frame) {
+    const item = calls.get(frame.call_id);
+    if (!item) {
+      return; // the target's pop comes as a ringing frame
+    }
+    if (frame.to === myExtension) {
+      // It rang here before (a group): now it is handed to me.
+      item.dataset.state = "ringing";
+      part(item, "status").textContent = t("Transferred to you by %(who)s", { who: frame.by });
+      applyState(item);
+      return;
+    }
+    const target = frame.to_name ? frame.to + " (" + frame.to_name + ")" : frame.to;
+    part(item, "status").textContent = t("Transferred to %(target)s", { target: target });
+    if (item.dataset.state === "mine" || frame.by === myExtension) {
+      item.dataset.state = "transferred";
+      showNoteForm(item);
+    }
+    applyState(item);
+  }
+
+  function onCallBacks() {
+    loadCallBacks();
   }
 
   function onEnded(frame) {
     const item = calls.get(frame.call_id);
-    if (item) {
-      item.dataset.state = "ended";
+    if (!item) {
+      return;
+    }
+    if (item.dataset.state !== "transferred") {
+      // A call I handed on keeps saying where it went.
       const disposition = DISPOSITIONS[frame.disposition] || frame.disposition;
       part(item, "status").textContent = t("Ended (%(disposition)s)", { disposition: disposition });
-      if (item.dataset.answered === "me") {
-        const note = item.querySelector(".note-form");
-        note.hidden = false;
-        note.elements.text.focus();
-      }
     }
-    setTimeout(loadCallBacks, 1500); // a missed call may have left a call-back task
+    item.dataset.state = "ended";
+    applyState(item);
+    showNoteForm(item);
+    if (item.dataset.notePending) {
+      delete item.dataset.notePending;
+      saveNote(item, item.querySelector(".note-form"), 0);
+    }
   }
 
   function onHello(frame) {
@@ -441,7 +534,7 @@
       const link = line.querySelector(".call-back-card");
       const url = task.card && localUrl(task.card.url);
       if (url) {
-        link.href = url;
+        openInNewTab(link, url);
         link.textContent = ENTITIES[task.card.entity] || task.card.entity;
       } else {
         link.remove();
@@ -477,7 +570,15 @@
     }
   });
 
-  const handlers = { hello: onHello, ringing: onRinging, answered: onAnswered, ended: onEnded };
+  const handlers = {
+    hello: onHello,
+    ringing: onRinging,
+    answered: onAnswered,
+    recording: onRecording,
+    transferred: onTransferred,
+    ended: onEnded,
+    "call-backs": onCallBacks,
+  };
 
   async function stillLoggedIn() {
     try {

@@ -32,6 +32,8 @@ from ..agent_calls import (
 from ..agent_card import CARD_ENTITIES, card_details
 from ..auth import csrf_token, login_required, request_user
 from ..call_rights import load_call_rights
+from ..form_problems import describe
+from ..i18n import N_
 
 __all__ = [
     "agent_page",
@@ -43,6 +45,8 @@ __all__ = [
     "note",
 ]
 
+_LABELS = {"name": N_("Name"), "company": N_("Company"), "comment": N_("Comment"), "text": N_("Note text")}
+"Each form field by its label on the page, for the form-check messages."
 _Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 _Long = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20_000)]
 
@@ -148,10 +152,14 @@ async def call_backs_list(request: web.Request) -> web.StreamResponse:
 
 @login_required
 async def call_back_done(request: web.Request) -> web.StreamResponse:
-    """POST /agent/call-backs/{task_id}/done: close my call-back task."""
+    """POST /agent/call-backs/{task_id}/done: close my call-back task (my other open pages are told)."""
+    user = request_user(request)
     async with request.app[keys.DB]() as session:
-        await close_call_back(session, request_user(request).id, int(request.match_info["task_id"]))
+        await close_call_back(session, user.id, int(request.match_info["task_id"]))
         await session.commit()
+    hub = request.app.get(keys.SCREENPOP)
+    if hub is not None and user.extension:
+        await hub.call_backs_changed(user.extension)
     return web.json_response({"ok": True})
 
 
@@ -168,11 +176,9 @@ async def _body(request: web.Request, model: type[BodyT]) -> BodyT:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = {".".join(str(p) for p in e["loc"]) or "body": e["msg"] for e in exc.errors()}
+        problems = describe(exc, _LABELS)
         message = (
-            i18n.gettext("The request body must be JSON")
-            if data is None
-            else "; ".join(f"{k}: {v}" for k, v in problems.items())
+            i18n.gettext("The request body must be JSON") if data is None else "; ".join(problems.values())
         )
         body = {"error_id": "invalid", "message": message, "details": problems}
         raise web.HTTPUnprocessableEntity(

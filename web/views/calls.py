@@ -16,17 +16,29 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from crm_core.rights import Action, Entity, Forbidden
 from cti.errors import NoSuchCall
-from cti.model import Call, CallState, Direction
+from cti.model import Call, CallState
 
 from .. import i18n, keys
 from ..auth import login_required, request_user
-from ..call_rights import CallRights, load_call_rights
+from ..call_rights import CallRights, load_call_rights, recording_mandatory
+from ..form_problems import describe
+from ..i18n import N_
 
 __all__ = ["conference", "dial", "hangup", "listen_in", "recording", "transfer"]
 
 log = structlog.get_logger(__name__)
 
 _DIALLABLE = re.compile(r"^\+?[0-9*#]{1,32}$")
+_LABELS = {
+    "number": N_("Number"),
+    "to": N_("Transfer to"),
+    "announced": N_("With announcement"),
+    "room": N_("Conference room"),
+    "add": N_("Extension to add"),
+    "on": N_("Recording"),
+    "mode": N_("Listening mode"),
+}
+"Each request field by the name the page gives it, for the form-check messages."
 
 
 class _Body(BaseModel):
@@ -91,8 +103,8 @@ async def _body(request: web.Request, model: type[BodyT]) -> BodyT:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = {".".join(str(p) for p in e["loc"]) or "body": e["msg"] for e in exc.errors()}
-        raise _unprocessable("; ".join(f"{k}: {v}" for k, v in problems.items()), problems) from None
+        problems = describe(exc, _LABELS)
+        raise _unprocessable("; ".join(problems.values()), problems) from None
 
 
 def _unprocessable(message: str, problems: dict[str, str]) -> web.HTTPException:
@@ -196,7 +208,7 @@ async def recording(request: web.Request) -> web.StreamResponse:
     if body.on:
         await pbx.start_recording(call.call_id, "")
     else:
-        if _recording_mandatory(request, call):
+        if recording_mandatory(request.app[keys.PLAN].spec, call):
             raise web.HTTPConflict(
                 text=web.json_response(
                     {
@@ -224,18 +236,3 @@ async def listen_in(request: web.Request) -> web.StreamResponse:
     await request.app[keys.PBX].spy(call.call_id, _own_extension(rights), body.mode)
     log.info("listen_in_requested", call_id=call.call_id, mode=body.mode, user=request_user(request).login)
     return _ok()
-
-
-def _recording_mandatory(request: web.Request, call: Call) -> bool:
-    """True when the running dialplan says this call is always recorded."""
-    spec = request.app[keys.PLAN].spec
-    for extension in call.extensions:
-        mode = spec.extensions[extension].recording.value if extension in spec.extensions else "inherit"
-        if mode == "always":
-            return True
-    policy = {
-        Direction.INBOUND: spec.recording.inbound,
-        Direction.OUTBOUND: spec.recording.outbound,
-        Direction.INTERNAL: spec.recording.internal,
-    }[call.direction]
-    return policy == "always"
