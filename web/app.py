@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config.settings import Settings
 
-from . import contexts, i18n, keys, timefmt
+from . import contexts, i18n, keys, nav, timefmt
 from .api import setup_api
 from .auth import csrf_middleware
 from .health import make_metrics_registry
@@ -29,7 +29,13 @@ def create_app(
     """Build the application; tests pass a fake PBX and, if they like, their own sessionmaker."""
     locale_middleware = i18n.locale_middleware(settings.web.default_locale)  # before the errors it translates
     app = web.Application(
-        middlewares=[request_context_middleware, locale_middleware, error_middleware, csrf_middleware]
+        middlewares=[
+            request_context_middleware,
+            locale_middleware,
+            error_middleware,
+            csrf_middleware,
+            nav.nav_middleware,  # after the CSRF check: the header's links need the user's rights
+        ]
     )
     app[keys.SETTINGS] = settings
     app[keys.PBX_FACTORY] = pbx_factory or contexts.default_pbx_factory
@@ -37,6 +43,7 @@ def create_app(
     env = aiohttp_jinja2.setup(app, loader=jinja2.PackageLoader("web", "templates"))
     i18n.setup_jinja(env)
     timefmt.setup_jinja(env)
+    nav.setup_jinja(env)
     app.cleanup_ctx.append(contexts.secret_ctx)
     if sessionmaker is None:
         app.cleanup_ctx.append(contexts.database_ctx)  # creates the engine, sets app[keys.DB], disposes it
@@ -58,5 +65,6 @@ def create_app(
     app.on_response_prepare.append(set_security_headers)
     setup_routes(app)
     documents.add_routes(app)  # printable quotes and invoices
-    setup_api(app, region=settings.crm.default_region)  # last: its catch-all answers unknown /api/v1 paths
+    # last: its catch-all answers unknown /api/v1 paths
+    setup_api(app, region=settings.crm.default_region, own_numbers=settings.crm.own_numbers)
     return app

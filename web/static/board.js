@@ -1,5 +1,6 @@
 // Supervisor's live board: a snapshot from /ws/board, then one frame per change.
-// Server data is inserted with textContent only (caller names come from the phone network).
+// Server data is inserted with textContent only (caller names come from the phone network). Numbers
+// are a.dial links: crm_cards.js (loaded with this page) dials them from the supervisor's phone.
 "use strict";
 
 (function () {
@@ -42,6 +43,33 @@
     return party.name ? label + " " + party.name : label;
   }
 
+  // A number as the CRM pages show it: a link crm_cards.js turns into click-to-call (tel: without it).
+  function dialLink(number, label) {
+    const link = document.createElement("a");
+    link.className = "dial";
+    link.href = "tel:" + number;
+    link.dataset.number = number;
+    link.title = t("Call %(number)s from my phone", { number: number });
+    link.textContent = label;
+    return link;
+  }
+
+  function caller(party) {
+    const number = party.extension || party.number;
+    return number ? dialLink(number, who(party)) : document.createTextNode(who(party) || t("unknown"));
+  }
+
+  function withWhom(call) {
+    const others = call.talking.length ? call.talking : call.ringing;
+    const numbers = others.length ? others : call.dialled ? [call.dialled] : [];
+    const list = document.createElement("span");
+    list.className = "dial-list";
+    numbers.forEach(function (number) {
+      list.append(dialLink(number, number));
+    });
+    return list;
+  }
+
   function duration(call) {
     const since = Date.parse(call.answered_at || call.started_at);
     const seconds = Math.max(0, Math.round((Date.now() - since) / 1000));
@@ -56,7 +84,12 @@
       const row = rowTemplate.content.firstElementChild.cloneNode(true);
       row.dataset.callId = call.call_id;
       row.querySelectorAll("button[data-mode]").forEach(function (button) {
-        button.disabled = !canListen;
+        if (!canListen) {
+          // Not silently greyed out: the reason is on the button and in the note above the table.
+          button.disabled = true;
+          button.title = t("You need an extension to listen in");
+          button.setAttribute("aria-describedby", "listen-note");
+        }
         button.addEventListener("click", function () {
           listenIn(call.call_id, button.dataset.mode);
         });
@@ -68,9 +101,8 @@
     entry.call = call;
     const row = entry.row;
     row.dataset.state = call.state;
-    row.querySelector(".c-caller").textContent = who(call.caller);
-    const others = call.talking.length ? call.talking : call.ringing;
-    row.querySelector(".c-with").textContent = others.length ? others.join(", ") : call.dialled;
+    row.querySelector(".c-caller").replaceChildren(caller(call.caller));
+    row.querySelector(".c-with").replaceChildren(withWhom(call));
     let state = CALL_STATES[call.state] || call.state;
     if (call.conference) {
       state = t("%(state)s (conference %(room)s)", { state: state, room: call.conference });
@@ -128,21 +160,26 @@
 
   async function listenIn(callId, mode) {
     actionError.hidden = true;
+    const status = root.querySelector(".dial-status");
     const response = await fetch("/calls/" + encodeURIComponent(callId) + "/listen", {
       method: "POST",
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf, Accept: "application/json" },
       body: JSON.stringify({ mode: mode }),
     });
-    if (!response.ok) {
-      let message = t("The PBX did not accept the request");
-      try {
-        message = (await response.json()).message || message;
-      } catch (error) {
-        // keep the generic message
-      }
-      actionError.textContent = message;
-      actionError.hidden = false;
+    if (response.ok) {
+      status.dataset.state = "ok";
+      status.textContent = t("Your phone is ringing: pick it up to listen in");
+      status.hidden = false;
+      return;
     }
+    let message = t("The PBX did not accept the request");
+    try {
+      message = (await response.json()).message || message;
+    } catch (error) {
+      // keep the generic message
+    }
+    actionError.textContent = message;
+    actionError.hidden = false;
   }
 
   function onFrame(frame) {
