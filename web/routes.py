@@ -16,6 +16,7 @@ from .views import (
     crm_sales,
     dialplan,
     imports,
+    product_pages,
     profile,
     recordings,
     recordings_console,
@@ -81,7 +82,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", health.healthz, name="healthz")
     app.router.add_get("/metrics", health.metrics, name="metrics")
     crm_cards.add_routes(app)  # leads, contacts, companies: lists, cards, forms, conversion, merge
-    crm_sales.add_routes(app)  # deals by stage, deal card, products, quotes, invoices, funnel
+    crm_sales.add_routes(app)  # deals by stage, deal card, quotes, invoices, funnel
+    product_pages.add_routes(app)  # products and their sections
     app.router.add_get(
         "/supervisor/recordings", recordings_console.recordings_console, name="recordings_console"
     )

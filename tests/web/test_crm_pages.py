@@ -261,7 +261,7 @@ class TestCard:
 
         _status, html = await petrov.get(f"/crm/contact/{template.contact_id}")
 
-        assert f'<audio controls preload="metadata" src="/recordings/{recording.id}"></audio>' in html
+        assert f'<audio controls preload="none" src="/recordings/{recording.id}"></audio>' in html
         assert f'data-peaks="/recordings/{recording.id}/peaks"' in html
 
     async def test_another_agents_card_is_403_and_a_missing_one_404(self, ivanov, template):

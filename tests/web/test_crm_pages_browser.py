@@ -86,15 +86,24 @@ async def _card(served, template, browser: DevTools):
 class TestContactCardInChromium:
     async def test_timeline_player_plays_with_range_and_waveform(self, card):
         """
-        The timeline shows the call; its <audio> loads the MP3 with a Range request answered 206 and
-        knows its 3 seconds; the canvas is drawn from the peaks, and a click in its middle seeks there.
+        The timeline shows the call; its <audio> fetches nothing until Play, then loads the MP3 with a
+        Range request answered 206 and knows its 3 seconds; the canvas is drawn from the peaks, and a
+        click in its middle seeks there.
         """
         _app, browser, recording_id, seen = card
+        path = f"/recordings/{recording_id}"
 
         heading = await browser.js(
             "document.querySelector('.timeline-item[data-source=call] strong').textContent"
         )
         drawn = await browser.until("Number(document.querySelector('canvas.waveform').dataset.drawn || 0)")
+        fetched_before_play = [status for p, status, _r in seen if p == path]
+        await browser.send(  # the user presses Play (a gesture: autoplay rules allow it), then Pause
+            "Runtime.evaluate",
+            expression="(a => a.play().then(() => a.pause()))(document.querySelector('.recording audio'))",
+            awaitPromise=True,
+            userGesture=True,
+        )
         duration = await browser.until(
             "(a => a.readyState >= 1 && a.duration)(document.querySelector('.recording audio'))"
         )
@@ -107,9 +116,9 @@ class TestContactCardInChromium:
               return document.querySelector('.recording audio').currentTime;
             })()"""
         )
-        path = f"/recordings/{recording_id}"
         partial = [(status, bytes_) for p, status, bytes_ in seen if p == path and status == 206]
 
+        assert [] == fetched_before_play  # preload="none": opening the card is not a listen
         assert "Incoming call" == heading
         assert drawn > 100
         assert 2.9 < duration < 3.2

@@ -27,7 +27,7 @@ from crm_core.cards.schemas import ActivityCreate, Binding
 from crm_core.cards.timeline import timeline
 from crm_core.crud import ListQuery
 from crm_core.errors import Invalid
-from crm_core.models import ActivityKind, Company, Contact, DealContact
+from crm_core.models import ActivityKind, Company, Contact, DealContact, Stage
 from crm_core.rights import Action, Entity, Forbidden, Level, Principal
 from crm_core.sales.deals import DealsResource, get_deal
 from crm_core.sales.schemas import DealOut
@@ -35,6 +35,7 @@ from crm_core.sales.schemas import DealOut
 from ..auth import csrf_token, login_required, request_user
 from ..i18n import error_message, gettext
 from .crm_cards import CardKind, card_id, card_session, kind_of, lead_dictionaries, service, user_names
+from .sales_common import money, number
 
 __all__ = ["TIMELINE_SIZE", "add_note", "card_page"]
 
@@ -105,6 +106,12 @@ async def _card_context(request: web.Request, kind: CardKind, id: int) -> dict[s
             "update": principal.can(kind.service.entity, Action.UPDATE, owner),
             "delete": principal.can(kind.service.entity, Action.DELETE, owner),
             "note": principal.can(Entity.ACTIVITY, Action.ADD, principal.user_id),
+            "add_deal": principal.level(Entity.DEAL, Action.ADD) is not Level.NONE,
+        }
+        stage_ids = {deal.stage_id for deal in deals}
+        stage_names = {
+            i: n
+            for i, n in await session.execute(select(Stage.id, Stage.name).where(Stage.id.in_(stage_ids)))
         }
     return {
         "kind": kind,
@@ -118,6 +125,9 @@ async def _card_context(request: web.Request, kind: CardKind, id: int) -> dict[s
         "converted": kind.name == "lead" and card.converted_at is not None,
         "statuses": statuses,
         "sources": sources,
+        "stage_names": stage_names,
+        "money": money,
+        "number": number,
     }
 
 

@@ -32,6 +32,7 @@ from crm_core.users import list_users
 from ..auth import csrf_token, login_required, request_user
 from ..i18n import N_, error_message, gettext
 from .crm_cards import CardKind, card_id, card_session, kind_of, service
+from .product_rows import catalogue, parse_rows, row_problems, rows_of
 
 __all__ = [
     "company_options",
@@ -76,6 +77,10 @@ _PATTERN_MESSAGES: Mapping[str, str] = {
 }
 
 
+class _RowsRefused(Exception):
+    """A product row's value was refused before the card's own fields were checked."""
+
+
 def form_data(kind: CardKind, form: MultiDictProxy[Any]) -> dict[str, Any]:
     """The posted form as the service's input: empty optional fields are None, rows become lists."""
     data: dict[str, Any] = {}
@@ -84,7 +89,9 @@ def form_data(kind: CardKind, form: MultiDictProxy[Any]) -> dict[str, Any]:
         # The card's name is required: left empty it stays "" so the schema says "fill this in".
         data[field] = value if value or field == kind.title_field else None
     if kind.name == "lead":
-        data["amount"] = (data["amount"] or "0").replace(" ", "").replace(",", ".")
+        # Empty: the product rows' total (a new lead leaves it out, an edit sends null).
+        amount = (data["amount"] or "").replace(" ", "").replace("\u202f", "").replace(",", ".")
+        data["amount"] = amount or None
         data["currency"] = (data["currency"] or "RUB").upper()
         for required in ("status", "source"):
             if data[required] is None:
@@ -177,6 +184,8 @@ async def _render(
 ) -> web.StreamResponse:
     async with card_session(request) as (session, principal):
         choices = await _choices(session, principal, kind)
+        if kind.name == "lead":
+            choices["catalogue"] = await catalogue(session, principal)
     choices["companies"], choices["companies_shown"] = company_options(
         choices["companies"], list(values.get("company_ids") or [])
     )
@@ -190,6 +199,8 @@ async def _render(
         "phone_kinds": [k.value for k in PhoneKind],
         "email_kinds": [k.value for k in EmailKind],
         "blank_rows": BLANK_ROWS,
+        "editor_rows": values.get("editor_rows") or rows_of(values.get("rows")),
+        "currency": values.get("currency") or "RUB",
         **choices,
     }
     response = aiohttp_jinja2.render_template("crm/form.html", request, context)
@@ -220,16 +231,25 @@ async def edit_form(request: web.Request) -> web.StreamResponse:
         await service(request, kind).row(session, principal, id, Action.UPDATE)
         card = await service(request, kind).get(session, principal, id)
     values = card.model_dump()
+    if kind.name == "lead" and not card.amount_manual:
+        values["amount"] = None  # shown empty: the rows' total
     return await _render(request, kind, values=values, id=id)
 
 
 async def _save(request: web.Request, kind: CardKind, id: int | None) -> web.StreamResponse:
     form = await request.post()
     data = form_data(kind, form)
+    rows = parse_rows(form) if kind.name == "lead" and "rows_shown" in form else None
+    if rows is not None:
+        data["rows"] = rows.rows
+    if kind.name == "lead" and id is None and data["amount"] is None:
+        data.pop("amount")
     schema: type[BaseModel] = kind.service.schema_create if id is None else kind.service.schema_update
-    problems: dict[str, str] = {}
+    problems: dict[str, str] = dict(rows.problems) if rows is not None else {}
     async with card_session(request) as (session, principal):
         try:
+            if problems:
+                raise _RowsRefused
             parsed = schema.model_validate(data)
             cards = service(request, kind)
             if id is None:
@@ -237,10 +257,17 @@ async def _save(request: web.Request, kind: CardKind, id: int | None) -> web.Str
             else:
                 saved = await cards.update(session, principal, id, parsed)
             await session.commit()
-        except (ValidationError, Invalid) as exc:
+        except _RowsRefused:
+            pass
+        except Invalid as exc:
+            await session.rollback()
+            problems = row_problems(exc) or problems_of(exc)
+        except ValidationError as exc:
             await session.rollback()
             problems = problems_of(exc)
     if problems:
+        if rows is not None:
+            data["editor_rows"] = rows.typed
         log.info("crm_form_rejected", kind=kind.name, card_id=id, fields=sorted(problems))
         return await _render(request, kind, values=data, id=id, problems=problems, status=422)
     log.info("crm_card_saved", kind=kind.name, card_id=saved.id, created=id is None)

@@ -1,32 +1,32 @@
-"""Sales pages: deals by stage, the deal card and form, products, quotes and invoices, the funnel chart.
+"""Sales pages: deals by stage, the deal card and form, quotes and invoices, the funnel chart.
 
 Server-rendered forms over the services of :mod:`crm_core.sales`; the services check every right,
 so these pages never decide who may see or change what: a refusal (:class:`Forbidden`) becomes a
 403 page, a bad value a 422 page that names the problem. Each change runs in one transaction and
 ends with a redirect (POST, redirect, GET). Moving a deal into a failure stage without a loss
 reason answers with a small form asking for it, because the funnel report is only as good as its
-loss reasons.
+loss reasons. The product catalogue's pages live in :mod:`.product_pages`.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import aiohttp_jinja2
 import structlog
 from aiohttp import web
-from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.access import load_principal
+from crm_core.cards.timeline import timeline
 from crm_core.crud import MAX_LIMIT, ListQuery
-from crm_core.errors import CrmError, Invalid
-from crm_core.models import Deal, Pipeline, User
+from crm_core.errors import CrmError
+from crm_core.models import Company, Contact, Deal, DocumentStatus, Lead, Pipeline, Stage
+from crm_core.query import folded_contains
 from crm_core.rights import Action, Entity, Forbidden, Principal
 from crm_core.sales import deals as deal_service
 from crm_core.sales import rows as row_service
@@ -35,14 +35,13 @@ from crm_core.sales.documents import InvoicesResource, QuotesResource
 from crm_core.sales.errors import LossReasonRequired
 from crm_core.sales.funnel import funnel_reports
 from crm_core.sales.pipelines import PipelinesResource, default_pipeline, get_stage
-from crm_core.sales.products import ProductsResource
 from crm_core.sales.schemas import (
-    DealUpdate,
+    DealOut,
     InvoiceCreate,
+    InvoiceUpdate,
     PipelineOut,
-    ProductCreate,
-    ProductUpdate,
     QuoteCreate,
+    QuoteUpdate,
 )
 
 from .. import i18n, keys
@@ -50,7 +49,16 @@ from ..api.errors import status_of
 from ..auth import csrf_token, login_required, request_user
 from ..funnel_svg import FunnelLabels, render_funnel
 from ..timefmt import day_range, office_zone
+from . import deal_forms
 from .documents import format_decimal
+from .sales_common import PageError
+from .sales_common import error_page as _error
+from .sales_common import int_or_none as _int
+from .sales_common import money as _money
+from .sales_common import number as _number
+from .sales_common import page as _page
+from .sales_common import text as _text
+from .sales_common import user_names as _user_names
 
 __all__ = ["add_routes"]
 
@@ -59,102 +67,11 @@ log = structlog.get_logger(__name__)
 BOARD_LIMIT = 50
 "Deals shown per stage column (the newest changed first); the count and sums cover them all."
 LIST_LIMIT = 50
+TIMELINE_SIZE = 50
 _DEALS = DealsResource()
 _PIPELINES = PipelinesResource()
-_PRODUCTS = ProductsResource()
 _QUOTES = QuotesResource()
 _INVOICES = InvoicesResource()
-
-Work = Callable[[web.Request, AsyncSession, Principal], Awaitable[Mapping[str, Any] | web.StreamResponse]]
-"A page's body: the request, the open session and the user's rights in; a context or a response out."
-
-
-class PageError(Exception):
-    """A form value this page cannot use, said in the page's language (answered with 422)."""
-
-
-def _page(template: str) -> Callable[[Work], Callable[[web.Request], Awaitable[web.StreamResponse]]]:
-    """Run a page's *work* with the user's principal in one transaction and render *template*.
-
-    The work returns the template's context (or a response: a redirect after a change); a CRM
-    error becomes an error page with the status the API would give, and nothing is committed.
-    """
-
-    def wrap(work: Work) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-        @login_required
-        @functools.wraps(work)
-        async def handler(request: web.Request) -> web.StreamResponse:
-            user = request_user(request)
-            try:
-                async with request.app[keys.DB]() as session:
-                    principal = await load_principal(session, user.id)
-                    result = await work(request, session, principal)
-                    await session.commit()
-            except CrmError as exc:
-                log.info("sales_page_refused", path=request.path, error_id=exc.error_id, user_id=user.id)
-                return _error(request, status_of(exc), i18n.error_message(exc))
-            except (PageError, ValidationError) as exc:
-                return _error(request, 422, _validation_message(exc))
-            if isinstance(result, web.HTTPException):  # the redirect after a change, once committed
-                raise result
-            if isinstance(result, web.StreamResponse):
-                return result
-            context = {"user": user, "csrf_token": csrf_token(request), **result}
-            return aiohttp_jinja2.render_template(template, request, context)
-
-        return handler
-
-    return wrap
-
-
-def _validation_message(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        return i18n.gettext("%(field)s: %(problem)s", field=where, problem=first["msg"])
-    return str(exc)
-
-
-def _error(request: web.Request, status: int, message: str) -> web.Response:
-    context = {"user": request_user(request), "csrf_token": csrf_token(request), "message": message}
-    return aiohttp_jinja2.render_template("sales/error.html", request, context, status=status)
-
-
-def _money(value: Decimal | None) -> str:
-    return format_decimal(value, i18n.current_locale())
-
-
-def _number(value: Decimal | None) -> str:
-    return format_decimal(value, i18n.current_locale(), min_places=0)
-
-
-async def _user_names(session: AsyncSession) -> dict[int, str]:
-    return {uid: name for uid, name in await session.execute(select(User.id, User.name))}
-
-
-def _int(text: str | None) -> int | None:
-    return int(text) if text and text.strip().isdigit() else None
-
-
-def _text(form: Mapping[str, Any], name: str, limit: int = 2000) -> str:
-    value = form.get(name, "")
-    return value.strip()[:limit] if isinstance(value, str) else ""
-
-
-def _decimal(form: Mapping[str, Any], name: str, label: str) -> Decimal | None:
-    """A decimal typed in either language (``1 234,50`` or ``1,234.50``); empty is None."""
-    text = _text(form, name, 40).replace("\u202f", "").replace(" ", "")
-    if not text:
-        return None
-    if "," in text and "." not in text:
-        text = text.replace(",", ".")
-    text = text.replace(",", "")
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        raise PageError(
-            i18n.gettext("%(field)s is not a number: %(value)s", field=label, value=text)
-        ) from None
 
 
 def _date(form: Mapping[str, Any], name: str) -> date | None:
@@ -175,10 +92,25 @@ async def _pipeline(session: AsyncSession, principal: Principal, wanted: int | N
 # -- deals by stage --------------------------------------------------------------------------------
 
 
+def _board_filters(query: Mapping[str, str]) -> tuple[dict[str, str], dict[str, Any]]:
+    """The board's filters (title contains, responsible) for the list and as the form shows them."""
+    search = query.get("q", "").strip()[:100]
+    responsible = _int(query.get("responsible"))
+    filters = {"title__contains": search} if search else {}
+    if responsible is not None:
+        filters["responsible_id"] = str(responsible)
+    return filters, {"q": search, "responsible": responsible}
+
+
 @_page("sales/board.html")
 async def board_page(request: web.Request, session: AsyncSession, principal: Principal) -> Mapping[str, Any]:
-    """GET /crm/deals?pipeline=ID: a column per stage with its count, sums and newest deals."""
+    """GET /crm/deals?pipeline=&q=&responsible=&o<stage id>=: a column per stage, its count and sums.
+
+    Each column shows :data:`BOARD_LIMIT` deals from its own offset (``o12=50``: stage 12 from its
+    51st deal), the newest changed first; the counts and sums cover every deal the filters keep.
+    """
     pipeline = await _pipeline(session, principal, _int(request.query.get("pipeline")))
+    filters, shown = _board_filters(request.query)
     visible = principal.visible(Entity.DEAL, Action.READ, Deal.responsible_id)
     tallies: dict[int, dict[str, Any]] = {s.id: {"count": 0, "sums": {}} for s in pipeline.stages}
     stmt = (
@@ -186,45 +118,88 @@ async def board_page(request: web.Request, session: AsyncSession, principal: Pri
         .where(Deal.pipeline_id == pipeline.id, visible)
         .group_by(Deal.stage_id, Deal.currency)
     )
+    if shown["q"]:
+        pattern = literal(f"%{_like(shown['q'])}%")
+        stmt = stmt.where(folded_contains(Deal.title, pattern, literal(shown["q"])))  # as the list's filter
+    if shown["responsible"] is not None:
+        stmt = stmt.where(Deal.responsible_id == shown["responsible"])
     for stage_id, currency, count, amount in await session.execute(stmt):
         if stage_id in tallies:
             tallies[stage_id]["count"] += int(count)
             tallies[stage_id]["sums"][currency] = Decimal(amount)
+    offsets = {s.id: max(0, _int(request.query.get(f"o{s.id}")) or 0) for s in pipeline.stages}
     columns = []
     for stage in pipeline.stages:
         page = await _DEALS.list(
             session,
             principal,
-            ListQuery(filters={"stage_id": str(stage.id)}, sort=["-updated_at"], limit=BOARD_LIMIT),
+            ListQuery(
+                filters={**filters, "stage_id": str(stage.id)},
+                sort=["-updated_at"],
+                offset=offsets[stage.id],
+                limit=BOARD_LIMIT,
+            ),
         )
-        columns.append({"stage": stage, "deals": page.items, **tallies[stage.id]})
+        columns.append(
+            {"stage": stage, "deals": page.items, "offset": offsets[stage.id], **tallies[stage.id]}
+        )
     pipelines = list(await session.execute(select(Pipeline.id, Pipeline.name).order_by(Pipeline.sort)))
+    query = {"pipeline": pipeline.id, "q": shown["q"], "responsible": shown["responsible"] or ""}
+    query.update({f"o{stage_id}": offset for stage_id, offset in offsets.items() if offset})
     return {
         "pipeline": pipeline,
         "pipelines": pipelines,
         "columns": columns,
+        "filters": shown,
+        "query": {name: value for name, value in query.items() if value != ""},
+        "limit": BOARD_LIMIT,
+        "users": sorted((await _user_names(session)).items(), key=lambda item: item[1]),
         "names": await _user_names(session),
+        "can_add": principal.level(Entity.DEAL, Action.ADD) > 0,
+        "deleted": request.query.get("deleted") == "1",
         "money": _money,
     }
 
 
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _wants_json(request: web.Request) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
 @login_required
 async def move_deal(request: web.Request) -> web.StreamResponse:
-    """POST /crm/deals/{id}/stage: ``stage_id`` and, for a failure stage, ``loss_reason``."""
+    """POST /crm/deals/{id}/stage: ``stage_id`` and, for a failure stage, ``loss_reason``.
+
+    A form gets a redirect (or the loss-reason form); the board's drag and drop asks for JSON
+    (``Accept: application/json``) and gets the deal's new stage, or the problem: 422 with
+    ``error: "loss-reason-required"``, or the status and message the API would give.
+    """
     deal_id = int(request.match_info["deal_id"])
     form = await request.post()
     stage_id = _int(_text(form, "stage_id", 20))
     reason = _text(form, "loss_reason", 500) or None
-    back = _text(form, "back", 200)
+    back = _text(form, "back", 300)
     user = request_user(request)
+    as_json = _wants_json(request)
     if stage_id is None:
-        return _error(request, 422, i18n.gettext("Choose the stage to move the deal to."))
+        message = i18n.gettext("Choose the stage to move the deal to.")
+        if as_json:
+            return web.json_response({"error": "bad-value", "message": message}, status=422)
+        return _error(request, 422, message)
     try:
         async with request.app[keys.DB]() as session:
             principal = await load_principal(session, user.id)
             try:
-                await deal_service.move_deal(session, principal, deal_id, stage_id, loss_reason=reason)
-            except LossReasonRequired:
+                moved = await deal_service.move_deal(
+                    session, principal, deal_id, stage_id, loss_reason=reason
+                )
+            except LossReasonRequired as exc:
+                if as_json:
+                    body = {"error": exc.error_id, "message": i18n.error_message(exc)}
+                    return web.json_response(body, status=422)
                 deal = await deal_service.get_deal(session, principal, deal_id)
                 stage = await _stage_name(session, principal, deal.pipeline_id, stage_id)
                 context = {
@@ -239,7 +214,12 @@ async def move_deal(request: web.Request) -> web.StreamResponse:
             await session.commit()
     except CrmError as exc:
         log.info("deal_move_refused", deal_id=deal_id, error_id=exc.error_id, user_id=user.id)
+        if as_json:
+            body = {"error": exc.error_id, "message": i18n.error_message(exc)}
+            return web.json_response(body, status=status_of(exc))
         return _error(request, status_of(exc), i18n.error_message(exc))
+    if as_json:
+        return web.json_response({"id": moved.id, "stage_id": moved.stage_id, "closed": moved.closed})
     target = back if back.startswith("/crm/") and not back.startswith("//") else f"/crm/deals/{deal_id}"
     raise web.HTTPSeeOther(target)
 
@@ -272,68 +252,52 @@ async def _documents(session: AsyncSession, principal: Principal, deal_id: int) 
     return found
 
 
+async def _linked(session: AsyncSession, principal: Principal, deal: DealOut) -> dict[str, Any]:
+    """The deal's company, contacts and source lead as ``(id, name)``; the name is None when hidden."""
+
+    async def names(model: Any, column: Any, entity: Entity, ids: list[int]) -> list[tuple[int, str | None]]:
+        if not ids:
+            return []
+        rows = await session.execute(select(model.id, column, model.responsible_id).where(model.id.in_(ids)))
+        found = {i: (n if principal.can(entity, Action.READ, owner) else None) for i, n, owner in rows}
+        return [(i, found[i]) for i in ids if i in found]
+
+    company = [deal.company_id] if deal.company_id else []
+    lead = [deal.source_lead_id] if deal.source_lead_id else []
+    return {
+        "company": await names(Company, Company.title, Entity.COMPANY, company),
+        "contacts": await names(Contact, Contact.name, Entity.CONTACT, deal.contact_ids),
+        "lead": await names(Lead, Lead.title, Entity.LEAD, lead),
+    }
+
+
 @_page("sales/deal.html")
 async def deal_page(request: web.Request, session: AsyncSession, principal: Principal) -> Mapping[str, Any]:
-    """GET /crm/deals/{id}: the deal with its product rows, totals, stage history and documents."""
+    """GET /crm/deals/{id}: the deal with its links, rows, totals, documents, timeline and history."""
     deal_id = int(request.match_info["deal_id"])
     deal = await deal_service.get_deal(session, principal, deal_id)
     pipeline = await _PIPELINES.get(session, principal, deal.pipeline_id)
+    stage_names = {i: n for i, n in await session.execute(select(Stage.id, Stage.name))}
+    stage_names.update({stage.id: stage.name for stage in pipeline.stages})
     return {
         "deal": deal,
         "pipeline": pipeline,
-        "stage_names": {stage.id: stage.name for stage in pipeline.stages},
+        "stage_names": stage_names,
         "totals": await row_service.totals(session, ("deal", deal_id)),
         "history": await deal_service.stage_history(session, principal, deal_id),
         "names": await _user_names(session),
+        "linked": await _linked(session, principal, deal),
+        "timeline": await timeline(session, principal, "deal", deal_id, limit=TIMELINE_SIZE),
         "can_edit": principal.can(Entity.DEAL, Action.UPDATE, deal.responsible_id),
+        "can_delete": principal.can(Entity.DEAL, Action.DELETE, deal.responsible_id),
+        "can_note": principal.can(Entity.ACTIVITY, Action.ADD, principal.user_id),
         "can_quote": principal.level(Entity.QUOTE, Action.ADD) > 0,
         "can_invoice": principal.level(Entity.INVOICE, Action.ADD) > 0,
+        "document_statuses": await _document_statuses(session),
         "money": _money,
         "number": _number,
         **await _documents(session, principal, deal_id),
     }
-
-
-@_page("sales/deal_form.html")
-async def deal_form(request: web.Request, session: AsyncSession, principal: Principal) -> Mapping[str, Any]:
-    """GET /crm/deals/{id}/edit."""
-    deal = await deal_service.get_deal(session, principal, int(request.match_info["deal_id"]))
-    principal.require(Entity.DEAL, Action.UPDATE, deal.responsible_id)
-    return {"deal": deal, "money": _money}
-
-
-@_page("sales/deal_form.html")
-async def save_deal(
-    request: web.Request, session: AsyncSession, principal: Principal
-) -> Mapping[str, Any] | web.StreamResponse:
-    """POST /crm/deals/{id}/edit: title, amount (empty: the rows' total), close date, comments.
-
-    A value the deal cannot take shows the form again with what was typed and the problem (422);
-    a refusal of the right itself is the 403 page.
-    """
-    deal_id = int(request.match_info["deal_id"])
-    form = await request.post()
-    try:
-        data = DealUpdate(
-            title=_text(form, "title", 300) or None,
-            amount=_decimal(form, "amount", i18n.gettext("Amount")),
-            close_date=_date(form, "close_date"),
-            comments=_text(form, "comments", 5000),
-        )
-        await deal_service.update_deal(session, principal, deal_id, data)
-    except (Invalid, PageError, ValidationError) as exc:
-        await session.rollback()  # nothing half-saved
-        problem = i18n.error_message(exc) if isinstance(exc, Invalid) else _validation_message(exc)
-        typed = {name: _text(form, name, 5000) for name in ("title", "amount", "close_date", "comments")}
-        context = {
-            "user": request_user(request),
-            "csrf_token": csrf_token(request),
-            "deal": await deal_service.get_deal(session, principal, deal_id),
-            "typed": typed,
-            "error": problem,
-        }
-        return aiohttp_jinja2.render_template("sales/deal_form.html", request, context, status=422)
-    return web.HTTPSeeOther(f"/crm/deals/{deal_id}")
 
 
 @_page("sales/error.html")
@@ -351,72 +315,43 @@ async def make_document(
     return web.HTTPSeeOther(f"/crm/{kind}s/{made.id}/print")
 
 
-# -- products --------------------------------------------------------------------------------------
-
-
-@_page("sales/products.html")
-async def products_page(
-    request: web.Request, session: AsyncSession, principal: Principal
-) -> Mapping[str, Any]:
-    """GET /crm/products?q=&offset=: the catalogue, searchable by name."""
-    search = request.query.get("q", "").strip()[:100]
-    offset = max(0, _int(request.query.get("offset")) or 0)
-    filters = {"name__contains": search} if search else {}
-    page = await _PRODUCTS.list(
-        session, principal, ListQuery(filters=filters, sort=["sort", "name"], offset=offset, limit=LIST_LIMIT)
-    )
-    return {
-        "page": page,
-        "search": search,
-        "can_add": principal.can(Entity.PRODUCT, Action.ADD, None),
-        "can_edit": principal.can(Entity.PRODUCT, Action.UPDATE, None),
-        "money": _money,
-    }
-
-
-def _product_fields(form: Mapping[str, Any]) -> dict[str, Any]:
-    vat = _decimal(form, "vat_rate", i18n.gettext("VAT rate"))
-    return {
-        "name": _text(form, "name", 300),
-        "unit": _text(form, "unit", 20) or "pcs",
-        "price": _decimal(form, "price", i18n.gettext("Price")) or Decimal(0),
-        "currency": _text(form, "currency", 3).upper() or "RUB",
-        "vat_rate": vat,
-        "vat_included": form.get("vat_included") == "1",
-        "active": form.get("active") == "1",
-        "description": _text(form, "description", 5000),
-        "external_id": _text(form, "external_id", 100) or None,
-    }
-
-
-@_page("sales/product_form.html")
-async def product_form(
-    request: web.Request, session: AsyncSession, principal: Principal
-) -> Mapping[str, Any]:
-    """GET /crm/products/new and /crm/products/{id}/edit."""
-    product_id = _int(request.match_info.get("product_id"))
-    if product_id is None:
-        principal.require(Entity.PRODUCT, Action.ADD, None)
-        return {"product": None, "money": _money}
-    principal.require(Entity.PRODUCT, Action.UPDATE, None)
-    return {"product": await _PRODUCTS.get(session, principal, product_id), "money": _money}
-
-
-@_page("sales/product_form.html")
-async def save_product(
-    request: web.Request, session: AsyncSession, principal: Principal
-) -> web.StreamResponse:
-    """POST /crm/products (new) and /crm/products/{id}/edit."""
-    product_id = _int(request.match_info.get("product_id"))
-    fields = _product_fields(await request.post())
-    if product_id is None:
-        await _PRODUCTS.create(session, principal, ProductCreate(**fields))
-    else:
-        await _PRODUCTS.update(session, principal, product_id, ProductUpdate(**fields))
-    return web.HTTPSeeOther("/crm/products")
-
-
 # -- quotes and invoices ---------------------------------------------------------------------------
+
+
+async def _document_statuses(session: AsyncSession) -> dict[str, list[tuple[str, str]]]:
+    """Each document kind's statuses as ``(code, name)`` in their order."""
+    found: dict[str, list[tuple[str, str]]] = {"quote": [], "invoice": []}
+    stmt = select(DocumentStatus.kind, DocumentStatus.code, DocumentStatus.name).order_by(
+        DocumentStatus.sort, DocumentStatus.id
+    )
+    for kind, code, name in await session.execute(stmt):
+        found.setdefault(kind, []).append((code, name))
+    return found
+
+
+def _document_filters(query: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The list's filters from the query: search (a number when it has a digit, else the title),
+    status, issued from/until (days), deal; and the same values to show in the form."""
+    shown = {
+        "q": query.get("q", "").strip()[:100],
+        "status": query.get("status", "").strip()[:50],
+        "start": query.get("start", "").strip()[:10],
+        "end": query.get("end", "").strip()[:10],
+        "deal": query.get("deal", "").strip()[:12] if _int(query.get("deal")) else "",
+    }
+    filters: dict[str, str] = {}
+    if shown["q"]:
+        by_number = any(char.isdigit() for char in shown["q"])
+        filters["number__contains" if by_number else "title__contains"] = shown["q"]
+    if shown["status"]:
+        filters["status"] = shown["status"]
+    for name, operator in (("start", "gte"), ("end", "lte")):
+        if shown[name]:
+            _day(shown[name])  # a bad date is named on a 422 page
+            filters[f"issued_on__{operator}"] = shown[name]
+    if shown["deal"]:
+        filters["deal_id"] = shown["deal"]
+    return filters, shown
 
 
 def _documents_page(kind: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -427,15 +362,46 @@ def _documents_page(kind: str) -> Callable[[web.Request], Awaitable[web.StreamRe
         request: web.Request, session: AsyncSession, principal: Principal
     ) -> Mapping[str, Any]:
         offset = max(0, _int(request.query.get("offset")) or 0)
-        filters = {"deal_id": request.query["deal"]} if _int(request.query.get("deal")) else {}
+        filters, shown = _document_filters(request.query)
         page = await resource.list(
             session, principal, ListQuery(filters=filters, sort=["-id"], offset=offset, limit=LIST_LIMIT)
         )
-        return {"kind": kind, "page": page, "names": await _user_names(session), "money": _money}
+        return {
+            "kind": kind,
+            "page": page,
+            "filters": shown,
+            "query": {name: value for name, value in shown.items() if value},
+            "statuses": (await _document_statuses(session))[kind],
+            "can_change": principal.level(resource.entity, Action.UPDATE) > 0,
+            "names": await _user_names(session),
+            "money": _money,
+        }
 
     documents_page.__name__ = f"{kind}s_page"
-    documents_page.__doc__ = f"GET /crm/{kind}s: the {kind}s the user may read, newest first."
+    documents_page.__doc__ = (
+        f"GET /crm/{kind}s?q=&status=&start=&end=&deal=&offset=: the {kind}s the user may read, newest first."
+    )
     return documents_page
+
+
+@_page("sales/error.html")
+async def document_status(
+    request: web.Request, session: AsyncSession, principal: Principal
+) -> web.StreamResponse:
+    """POST /crm/{quote|invoice}s/{id}/status {status, back}: the service changes it (PAID notes when)."""
+    kind = request.match_info["kind"]
+    document_id = int(request.match_info["document_id"])
+    form = await request.post()
+    status = _text(form, "status", 50)
+    if kind == "quote":
+        await _QUOTES.update(session, principal, document_id, QuoteUpdate(status=status))
+    else:
+        await _INVOICES.update(session, principal, document_id, InvoiceUpdate(status=status))
+    log.info("document_status_changed", kind=kind, document_id=document_id, status=status)
+    back = _text(form, "back", 300)
+    return web.HTTPSeeOther(
+        back if back.startswith("/crm/") and not back.startswith("//") else f"/crm/{kind}s"
+    )
 
 
 # -- funnel ----------------------------------------------------------------------------------------
@@ -502,15 +468,17 @@ def add_routes(app: web.Application) -> None:
     router = app.router
     router.add_get("/crm/deals", board_page, name="deals")
     router.add_get(r"/crm/deals/{deal_id:\d+}", deal_page, name="deal")
-    router.add_get(r"/crm/deals/{deal_id:\d+}/edit", deal_form, name="deal_edit")
-    router.add_post(r"/crm/deals/{deal_id:\d+}/edit", save_deal)
+    router.add_get("/crm/deals/new", deal_forms.new_deal_form, name="deal_new")
+    router.add_post("/crm/deals/new", deal_forms.create_deal)
+    router.add_get(r"/crm/deals/{deal_id:\d+}/edit", deal_forms.edit_deal_form, name="deal_edit")
+    router.add_post(r"/crm/deals/{deal_id:\d+}/edit", deal_forms.save_deal)
+    router.add_post(r"/crm/deals/{deal_id:\d+}/delete", deal_forms.delete_deal, name="deal_delete")
+    router.add_post(r"/crm/deals/{deal_id:\d+}/notes", deal_forms.add_note, name="deal_note")
     router.add_post(r"/crm/deals/{deal_id:\d+}/stage", move_deal, name="deal_stage")
     router.add_post(r"/crm/deals/{deal_id:\d+}/{kind:quote|invoice}", make_document, name="deal_document")
-    router.add_get("/crm/products", products_page, name="products")
-    router.add_get("/crm/products/new", product_form, name="product_new")
-    router.add_post("/crm/products", save_product)
-    router.add_get(r"/crm/products/{product_id:\d+}/edit", product_form, name="product_edit")
-    router.add_post(r"/crm/products/{product_id:\d+}/edit", save_product)
     router.add_get("/crm/quotes", _documents_page("quote"), name="quotes")
     router.add_get("/crm/invoices", _documents_page("invoice"), name="invoices")
+    router.add_post(
+        r"/crm/{kind:quote|invoice}s/{document_id:\d+}/status", document_status, name="document_status"
+    )
     router.add_get("/crm/funnel", funnel_page, name="funnel")
