@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -63,6 +64,8 @@ class RecordingHit:
     agent: str | None
     client: str | None
     "The contact's name, else the company's title, else the lead's title."
+    client_card: tuple[str, int] | None
+    "That card as (kind, id), e.g. ('contact', 7)."
     talk_seconds: int
     duration_s: float | None
     playable: bool
@@ -85,6 +88,7 @@ async def search_recordings(
             number=row.external_number,
             agent=row.agent,
             client=row.contact_name or row.company_title or row.lead_title,
+            client_card=_client_card(row),
             talk_seconds=row.talk_seconds,
             duration_s=row.duration_s,
             playable=row.status in _PLAYABLE,
@@ -93,6 +97,17 @@ async def search_recordings(
         for row in await session.execute(page)
     ]
     return int(total or 0), hits
+
+
+def _client_card(row: Any) -> tuple[str, int] | None:
+    for kind, id, title in (
+        ("contact", row.contact_id, row.contact_name),
+        ("company", row.company_id, row.company_title),
+        ("lead", row.lead_id, row.lead_title),
+    ):
+        if id is not None and title:
+            return kind, id
+    return None
 
 
 async def agent_choices(session: AsyncSession) -> list[tuple[int, str]]:
@@ -117,6 +132,9 @@ def _statement(principal: Principal, search: RecordingSearch) -> Select:
             CallActivity.talk_seconds,
             CallActivity.responsible_id,
             User.name.label("agent"),
+            CallActivity.contact_id,
+            CallActivity.company_id,
+            CallActivity.lead_id,
             contact.name.label("contact_name"),
             company.title.label("company_title"),
             lead.title.label("lead_title"),

@@ -114,7 +114,7 @@ async def fill_caller(
 
     *row* is the logged call when there is one, else *call* is the live call.
     """
-    leads = LeadsResource(settings.default_region)
+    leads = LeadsResource(settings.default_region, settings.own_numbers)
     if row is not None:
         if row.crm_entity != "lead" or row.crm_entity_id is None:
             raise _known_caller()

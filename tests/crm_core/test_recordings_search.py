@@ -185,6 +185,7 @@ class TestHits:
             ("Romashka LLC", "Ivan Ivanov", True, "+74950001122"),
             ("Anna Smirnova", "Ivan Ivanov", True, "+79161234567"),
         ] == [(hit.client, hit.agent, hit.playable, hit.number) for hit in hits]
+        assert ["lead", "company", "contact"] == [hit.client_card[0] for hit in hits if hit.client_card]
 
     async def test_download_only_with_the_export_right(self, session, world):
         """Boss (supervisor: export in the department) may download; ivanov (agent) may only listen."""

@@ -168,10 +168,10 @@ class TestSearch:
         assert 3 == len(listed(html))
 
     async def test_the_client_column_names_the_card(self, client, app, world):
-        """Anna's call shows her name."""
+        """Anna's call shows her name, linked to her card."""
         _, html = await console(client, app, await _admin(app), "?client=anna")
 
-        assert "Anna Smirnova" in html
+        assert re.search(r'<a href="/crm/contact/\d+">Anna Smirnova</a>', html)
 
 
 class TestPlayerAndDownload:
