@@ -122,6 +122,8 @@ class CardStore:
             key = self._company_key(key) if self.kind is ImportKind.PRODUCTS else key
             if key in wanted:
                 self.companies.setdefault(key, company_id)
+        if self.kind is ImportKind.PRODUCTS:
+            await self._refuse_required_fields(records, report)
         missing = [key for key in wanted if key not in self.companies]
         entity = Entity.COMPANY if self.kind is ImportKind.CONTACTS else Entity.PRODUCT
         owner = self.owner_id if self.kind is ImportKind.CONTACTS else None
@@ -137,6 +139,32 @@ class CardStore:
             self.companies[key] = None
             self.company_titles[key] = wanted[key]
         report.created_companies = len(missing)
+
+    async def _refuse_required_fields(self, records: Sequence[Record], report: ImportReport) -> None:
+        """A product put into a section with required custom fields would break them: a bad row.
+
+        The import carries no custom field values; such products are added in the product form.
+        """
+        ids = {section_id for section_id in self.companies.values() if section_id is not None}
+        if not ids:
+            return
+        required = {
+            section_id: [field["code"] for field in fields or () if field.get("required")]
+            for section_id, fields in await self.session.execute(
+                select(ProductSection.id, ProductSection.fields).where(ProductSection.id.in_(ids))
+            )
+        }
+        for record in records:
+            section_id = self.companies.get(self._company_key(record.company)) if record.company else None
+            codes = required.get(section_id) if section_id is not None else None
+            if codes:
+                report.errors.append(
+                    RowIssue(
+                        record.line,
+                        f"section {record.company!r} requires the custom fields {', '.join(codes)}, "
+                        "which an import cannot fill: add this product in the product form",
+                    )
+                )
 
     def _company_key(self, text: str) -> str:
         if self.kind is ImportKind.CONTACTS:

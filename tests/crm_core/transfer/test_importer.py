@@ -324,6 +324,27 @@ class TestProductsImport:
         assert (None, "pcs") == (service.vat_rate, service.unit)
         assert 2 == await count(session, ProductSection)
 
+    async def test_a_section_with_required_custom_fields_refuses_the_row(self, session, people):
+        """The file cannot fill custom fields: a row into a section that requires one is a bad row."""
+        session.add_all(
+            [
+                ProductSection(name="Кабели", fields=[{"code": "gauge", "name": "Gauge", "type": "number",
+                                                       "required": True}]),
+                ProductSection(name="Работы", fields=[{"code": "note", "name": "Note", "type": "text"}]),
+            ]
+        )  # fmt: skip
+        await session.flush()
+        table = csv_table("Название;Раздел\nКабель;Кабели\nУслуга;Работы\n")
+
+        report = await import_table(session, SYSTEM, table, mapping_for(ImportKind.PRODUCTS, table))
+
+        reason = (
+            "section 'Кабели' requires the custom fields gauge, which an import cannot fill: "
+            "add this product in the product form"
+        )
+        assert [(2, reason)] == [(e.line, e.reason) for e in report.errors]
+        assert 0 == await count(session, Product)
+
     async def test_an_external_id_is_never_given_twice(self, session, people):
         """Even in create mode, a used external id is a row error naming its product."""
         table = csv_table("Название,Внешний код\nКабель,A-1\n")
