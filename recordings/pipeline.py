@@ -112,6 +112,8 @@ class RecordingPipeline:
         self._on_alert = on_alert
         self._jobs: dict[tuple[str, str], asyncio.Task[RecordingState | None]] = {}
         self._linkers: dict[str, asyncio.Task[None]] = {}
+        self._closing = asyncio.Event()
+        "Set by :meth:`close`: a file still missing is not waited for (its retry is in the catalog)."
 
     @property
     def in_flight(self) -> int:
@@ -157,7 +159,12 @@ class RecordingPipeline:
             await asyncio.gather(*self._jobs.values(), return_exceptions=True)
 
     async def close(self, timeout: float = 30.0) -> None:
-        """Let the files in progress finish (up to *timeout*), then cancel what remains."""
+        """Let the files in progress finish (up to *timeout*), then cancel what remains.
+
+        A job still waiting for its file to appear stops waiting at once: it records its retry, which
+        the next start's sweeper picks up, so a stop never waits out ``file_wait``.
+        """
+        self._closing.set()
         linkers = tuple(self._linkers.values())
         for linker in linkers:
             linker.cancel()
@@ -366,9 +373,10 @@ class RecordingPipeline:
                 return None
             except NotARecording as exc:
                 problem = exc
-            if loop.time() + pause > deadline:
+            if self._closing.is_set() or loop.time() + pause > deadline:
                 return problem
-            await asyncio.sleep(pause)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), pause)
             pause = min(pause * 2, 1.0)
 
     async def _finish(self, state: RecordingState) -> None:

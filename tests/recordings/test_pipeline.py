@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 
@@ -220,6 +221,27 @@ class TestFailures:
 
         await pipeline.submit(CALL, str(missing), T0)
 
+        [row] = await recordings(sessionmaker)
+        assert (RecordingStatus.PENDING.value, 1) == (row.status, row.attempts)
+        assert row.error.startswith("file not found")
+
+    async def test_closing_stops_waiting_for_a_missing_file_and_keeps_its_retry(
+        self, tmp_path, sessionmaker, pipelines
+    ):
+        """
+        A daemon stopping does not wait out ``file_wait`` (an hour here) for a file that is not
+        there: the job records its retry at once, for the next start's sweeper.
+        """
+        pipeline = pipelines(tmp_path / "store", sessionmaker, file_wait=3600)
+        missing = tmp_path / "never.wav"
+        await log_call(sessionmaker, call_with(missing))
+        job = pipeline.submit(CALL, str(missing), T0)
+        await asyncio.sleep(0.2)  # the job is polling for the file now
+        assert not job.done()
+
+        await pipeline.close(timeout=3600)
+
+        assert job.done()
         [row] = await recordings(sessionmaker)
         assert (RecordingStatus.PENDING.value, 1) == (row.status, row.attempts)
         assert row.error.startswith("file not found")
