@@ -12,6 +12,7 @@ from .views import (
     audit,
     board,
     calls,
+    crm_activities,
     crm_cards,
     crm_sales,
     dialplan,
@@ -83,6 +84,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/metrics", health.metrics, name="metrics")
     crm_cards.add_routes(app)  # leads, contacts, companies: lists, cards, forms, conversion, merge
     crm_sales.add_routes(app)  # deals by stage, deal card, quotes, invoices, funnel
+    crm_activities.add_routes(app)  # meetings, calls, tasks from the cards' and deals' timelines
     product_pages.add_routes(app)  # products and their sections
     app.router.add_get(
         "/supervisor/recordings", recordings_console.recordings_console, name="recordings_console"

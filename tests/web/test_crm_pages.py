@@ -670,7 +670,15 @@ CRM_FILES = [
     WEB / "static" / "crm_cards.js",
     *(
         WEB / "views" / f"{name}.py"
-        for name in ("crm_cards", "crm_lists", "crm_card", "crm_forms", "crm_merge")
+        for name in (
+            "crm_cards",
+            "crm_lists",
+            "crm_card",
+            "crm_forms",
+            "crm_merge",
+            "crm_activity_form",
+            "crm_activities",
+        )
     ),
 ]
 

@@ -147,3 +147,171 @@
 
   document.querySelectorAll("canvas.waveform[data-peaks]").forEach(waveform);
 })();
+
+// The activity form under a timeline (form.activity-form, see templates/crm/_activity_form.html):
+// - the "Also on" search: the .bind-picker is shown, what is typed is looked up in the REST lists
+//   (contacts by name__contains, companies, leads and deals by title__contains, with the session
+//   cookie) and a click on a found card adds it as a hidden bind=kind:id with a Remove button.
+//   Without this script the form offers the linked cards as ticks only.
+// - the direction select shows for a call only.
+(function () {
+  const t = I18N.t;
+  const FOUND = 8;
+  const LISTS = {
+    contact: { path: "/api/v1/contacts", field: "name" },
+    company: { path: "/api/v1/companies", field: "title" },
+    lead: { path: "/api/v1/leads", field: "title" },
+    deal: { path: "/api/v1/deals", field: "title" },
+  };
+
+  function cardUrl(kind, id) {
+    return kind === "deal" ? "/crm/deals/" + id : "/crm/" + kind + "/" + id;
+  }
+
+  function picker(form) {
+    const box = form.querySelector(".bind-picker");
+    const chosen = form.querySelector(".bind-chosen");
+    if (!box || !chosen) {
+      return;
+    }
+    const kinds = box.querySelector(".bind-kind");
+    const query = box.querySelector(".bind-query");
+    const results = box.querySelector(".bind-results");
+    let waiting = null;
+    let asked = 0;
+
+    function taken() {
+      const values = new Set([form.dataset.owner]);
+      form.querySelectorAll("input[name='bind']").forEach(function (input) {
+        values.add(input.value);
+      });
+      return values;
+    }
+
+    function say(text) {
+      const line = document.createElement("li");
+      line.className = "muted";
+      line.textContent = text;
+      results.replaceChildren(line);
+    }
+
+    function add(kind, id, title) {
+      const value = kind + ":" + id;
+      const item = document.createElement("li");
+      item.className = "bind-chosen-item";
+      item.dataset.bind = value;
+      const input = document.createElement("input");
+      input.type = "hidden";
+      input.name = "bind";
+      input.value = value;
+      const word = document.createElement("span");
+      word.className = "muted";
+      word.textContent = kinds.querySelector("option[value='" + kind + "']").textContent;
+      const link = document.createElement("a");
+      link.href = cardUrl(kind, id);
+      link.textContent = title;
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "bind-remove link-button";
+      remove.textContent = t("Remove");
+      remove.setAttribute("aria-label", t("Remove %(title)s", { title: title }));
+      item.append(input, word, " ", link, " ", remove);
+      chosen.appendChild(item);
+      results.replaceChildren();
+      query.value = "";
+      query.focus();
+    }
+
+    async function search() {
+      const text = query.value.trim();
+      const kind = kinds.value;
+      const list = LISTS[kind];
+      asked += 1;
+      const mine = asked;
+      if (text.length < 2 || !list) {
+        results.replaceChildren();
+        return;
+      }
+      const url = list.path + "?" + list.field + "__contains=" + encodeURIComponent(text) + "&limit=" + FOUND;
+      let items;
+      try {
+        const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+        if (mine !== asked) {
+          return; // a newer search is on its way
+        }
+        if (!response.ok) {
+          say(t("The search failed (error %(status)s)", { status: response.status }));
+          return;
+        }
+        items = (await response.json()).items || [];
+      } catch (_error) {
+        say(t("The server cannot be reached: try again"));
+        return;
+      }
+      if (mine !== asked) {
+        return;
+      }
+      const skip = taken();
+      const found = items.filter(function (item) {
+        return !skip.has(kind + ":" + item.id);
+      });
+      if (!found.length) {
+        say(t("No card found"));
+        return;
+      }
+      results.replaceChildren(
+        ...found.map(function (item) {
+          const line = document.createElement("li");
+          const button = document.createElement("button");
+          button.type = "button";
+          button.className = "bind-found link-button";
+          button.dataset.bind = kind + ":" + item.id;
+          button.textContent = item[list.field];
+          button.addEventListener("click", function () {
+            add(kind, item.id, item[list.field]);
+          });
+          line.appendChild(button);
+          return line;
+        })
+      );
+    }
+
+    chosen.addEventListener("click", function (event) {
+      const remove = event.target.closest(".bind-remove");
+      if (remove) {
+        remove.closest("li").remove();
+      }
+    });
+    query.addEventListener("input", function () {
+      clearTimeout(waiting);
+      waiting = setTimeout(search, 250); // search once typing pauses, not on every key
+    });
+    query.addEventListener("keydown", function (event) {
+      if (event.key === "Enter") {
+        event.preventDefault(); // Enter searches; it does not send the half-filled form
+        clearTimeout(waiting);
+        search();
+      }
+    });
+    kinds.addEventListener("change", search);
+    box.hidden = false;
+  }
+
+  function direction(form) {
+    const kind = form.querySelector("select[name='kind']");
+    const field = form.querySelector(".activity-direction");
+    if (!kind || !field) {
+      return;
+    }
+    const show = function () {
+      field.hidden = kind.value !== "call";
+    };
+    kind.addEventListener("change", show);
+    show();
+  }
+
+  document.querySelectorAll("form.activity-form").forEach(function (form) {
+    picker(form);
+    direction(form);
+  });
+})();

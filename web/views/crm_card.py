@@ -1,5 +1,8 @@
 """One card: GET /crm/{lead|contact|company}/{id} and its add-note form (POST .../notes).
 
+Under the timeline the page also has the activity form (meetings, calls, tasks: see
+:mod:`.crm_activity_form`; its handlers are in :mod:`.crm_activities`).
+
 The page the screen-pop links to. It shows the card's fields, its phones as click-to-call links
 (``static/crm_cards.js`` posts them to ``/calls/dial`` with the CSRF header), the companies or
 contacts it is linked to, its deals, and its timeline: calls with their recordings (an ``<audio>``
@@ -11,7 +14,7 @@ owner, so a colleague's recording never leaks through a shared client card.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,10 +37,12 @@ from crm_core.sales.schemas import DealOut
 
 from ..auth import csrf_token, login_required, request_user
 from ..i18n import error_message, gettext
+from ..timefmt import office_zone
+from .crm_activity_form import CardLink, activity_context
 from .crm_cards import CardKind, card_id, card_session, kind_of, lead_dictionaries, service, user_names
 from .sales_common import money, number
 
-__all__ = ["TIMELINE_SIZE", "add_note", "card_page"]
+__all__ = ["TIMELINE_SIZE", "add_note", "card_context", "card_page"]
 
 log = structlog.get_logger(__name__)
 
@@ -84,8 +89,17 @@ async def _deals(session: AsyncSession, principal: Principal, kind: str, id: int
     return (await DealsResource().list(session, principal, query)).items
 
 
-async def _card_context(request: web.Request, kind: CardKind, id: int) -> dict[str, Any]:
-    """Everything the card page shows, read in one session with the user's rights."""
+async def card_context(
+    request: web.Request,
+    kind: CardKind,
+    id: int,
+    *,
+    activity: tuple[Mapping[str, Any], Mapping[str, str]] | None = None,
+) -> dict[str, Any]:
+    """Everything the card page shows, read in one session with the user's rights.
+
+    *activity* is a refused activity form: what was typed and the problems, shown again.
+    """
     async with card_session(request) as (session, principal):
         card: BaseModel = await service(request, kind).get(session, principal, id)
         items = await timeline(session, principal, kind.name, id, limit=TIMELINE_SIZE)
@@ -113,6 +127,19 @@ async def _card_context(request: web.Request, kind: CardKind, id: int) -> dict[s
             i: n
             for i, n in await session.execute(select(Stage.id, Stage.name).where(Stage.id.in_(stage_ids)))
         }
+        linked = [CardLink(other, i, n) for other, cards in links.items() for i, n in cards]
+        linked += [CardLink("deal", deal.id, deal.title) for deal in deals]
+        typed, problems = activity if activity is not None else (None, None)
+        activities = await activity_context(
+            session,
+            principal,
+            office_zone(request.app),
+            (kind.name, id),
+            items,
+            linked,
+            typed=typed,
+            problems=problems,
+        )
     return {
         "kind": kind,
         "card": card,
@@ -128,13 +155,14 @@ async def _card_context(request: web.Request, kind: CardKind, id: int) -> dict[s
         "stage_names": stage_names,
         "money": money,
         "number": number,
+        **activities,
     }
 
 
 @login_required
 async def card_page(request: web.Request) -> web.StreamResponse:
     """GET /crm/{kind}/{id}: the card, its links, deals and timeline."""
-    context = await _card_context(request, kind_of(request), card_id(request))
+    context = await card_context(request, kind_of(request), card_id(request))
     context.update(
         user=request_user(request),
         csrf_token=csrf_token(request),
@@ -182,7 +210,7 @@ async def add_note(request: web.Request) -> web.StreamResponse:
     if not error:
         log.info("crm_note_added", kind=kind.name, card_id=id, activity_id=note.id)
         raise web.HTTPSeeOther(f"/crm/{kind.name}/{id}?saved=note#timeline")
-    context = await _card_context(request, kind, id)
+    context = await card_context(request, kind, id)
     context.update(
         user=request_user(request),
         csrf_token=csrf_token(request),

@@ -50,6 +50,7 @@ from ..auth import csrf_token, login_required, request_user
 from ..funnel_svg import FunnelLabels, render_funnel
 from ..timefmt import day_range, office_zone
 from . import deal_forms
+from .crm_activity_form import CardLink, activity_context
 from .documents import format_decimal
 from .sales_common import PageError
 from .sales_common import error_page as _error
@@ -252,6 +253,10 @@ async def _documents(session: AsyncSession, principal: Principal, deal_id: int) 
     return found
 
 
+_LINKED_KINDS = (("company", "company"), ("contacts", "contact"), ("lead", "lead"))
+"The keys of :func:`_linked` and the kind of card each holds."
+
+
 async def _linked(session: AsyncSession, principal: Principal, deal: DealOut) -> dict[str, Any]:
     """The deal's company, contacts and source lead as ``(id, name)``; the name is None when hidden."""
 
@@ -274,11 +279,36 @@ async def _linked(session: AsyncSession, principal: Principal, deal: DealOut) ->
 @_page("sales/deal.html")
 async def deal_page(request: web.Request, session: AsyncSession, principal: Principal) -> Mapping[str, Any]:
     """GET /crm/deals/{id}: the deal with its links, rows, totals, documents, timeline and history."""
+    return await deal_context(request, session, principal)
+
+
+async def deal_context(
+    request: web.Request,
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    activity: tuple[Mapping[str, Any], Mapping[str, str]] | None = None,
+) -> dict[str, Any]:
+    """What the deal page shows; *activity* is a refused activity form (typed values, problems)."""
     deal_id = int(request.match_info["deal_id"])
     deal = await deal_service.get_deal(session, principal, deal_id)
     pipeline = await _PIPELINES.get(session, principal, deal.pipeline_id)
     stage_names = {i: n for i, n in await session.execute(select(Stage.id, Stage.name))}
     stage_names.update({stage.id: stage.name for stage in pipeline.stages})
+    linked = await _linked(session, principal, deal)
+    items = await timeline(session, principal, "deal", deal_id, limit=TIMELINE_SIZE)
+    typed, problems = activity if activity is not None else (None, None)
+    cards = [(kind, card) for key, kind in _LINKED_KINDS for card in linked[key]]
+    activities = await activity_context(
+        session,
+        principal,
+        office_zone(request.app),
+        ("deal", deal_id),
+        items,
+        [CardLink(kind, i, name) for kind, (i, name) in cards],
+        typed=typed,
+        problems=problems,
+    )
     return {
         "deal": deal,
         "pipeline": pipeline,
@@ -286,8 +316,8 @@ async def deal_page(request: web.Request, session: AsyncSession, principal: Prin
         "totals": await row_service.totals(session, ("deal", deal_id)),
         "history": await deal_service.stage_history(session, principal, deal_id),
         "names": await _user_names(session),
-        "linked": await _linked(session, principal, deal),
-        "timeline": await timeline(session, principal, "deal", deal_id, limit=TIMELINE_SIZE),
+        "linked": linked,
+        "timeline": items,
         "can_edit": principal.can(Entity.DEAL, Action.UPDATE, deal.responsible_id),
         "can_delete": principal.can(Entity.DEAL, Action.DELETE, deal.responsible_id),
         "can_note": principal.can(Entity.ACTIVITY, Action.ADD, principal.user_id),
@@ -297,6 +327,7 @@ async def deal_page(request: web.Request, session: AsyncSession, principal: Prin
         "money": _money,
         "number": _number,
         **await _documents(session, principal, deal_id),
+        **activities,
     }
 
 
