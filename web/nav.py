@@ -50,6 +50,7 @@ _SECTIONS: tuple[tuple[str, str], ...] = (
     ("/crm/", "crm"),
     ("/admin/dialplan", "dialplan"),
     ("/admin/users", "users"),
+    ("/admin/crm", "crm_settings"),
     ("/admin/audit", "audit"),
 )
 

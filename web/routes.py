@@ -15,6 +15,7 @@ from .views import (
     crm_activities,
     crm_cards,
     crm_sales,
+    crm_settings,
     dialplan,
     imports,
     product_pages,
@@ -80,6 +81,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/admin/users", users.add_user, name="users_add")
     app.router.add_post(r"/admin/users/{user_id:\d+}/access", users.set_access, name="user_access")
     app.router.add_post(r"/admin/users/{user_id:\d+}/active", users.set_user_active, name="user_active")
+    crm_settings.add_routes(app)  # pipelines and stages, lead statuses and sources, document statuses
     app.router.add_get("/healthz", health.healthz, name="healthz")
     app.router.add_get("/metrics", health.metrics, name="metrics")
     crm_cards.add_routes(app)  # leads, contacts, companies: lists, cards, forms, conversion, merge

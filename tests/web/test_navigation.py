@@ -25,6 +25,7 @@ EVERY_SECTION = [
     "/crm/import",
     "/admin/dialplan",
     "/admin/users",
+    "/admin/crm",
     "/admin/audit",
 ]
 
@@ -125,6 +126,7 @@ class TestCurrentSection:
             ("/crm/products", "/crm/deals"),
             ("/crm/import", "/crm/import"),
             ("/admin/users", "/admin/users"),
+            ("/admin/crm", "/admin/crm"),
             ("/admin/audit", "/admin/audit"),
         ],
     )
