@@ -175,15 +175,25 @@ class SipControl(ABC):
             raise PbxActionFailed("conference", f"{room} is not a conference room of the plan")
         conference = self.features.rooms.get(room) or Conference(self.calls.engine, room)
         self.features.rooms[room] = conference
+        # A recorded two-party call goes on being recorded in the room, into a file of its own:
+        # the two-party file is finished here, the room's when the call ends (Session.stop_recording).
+        recorded = session.bridge is not None and session.recording is not None
+        if recorded:
+            session.stop_recording()
         if session.bridge is not None:
             session.bridge.unbridge()
             session.bridge = None
         now = datetime.now(UTC)
-        for leg in (session.a, session.b):
-            if leg is not None and leg.up:
-                conference.add(leg.media)
-                party = Party(number=leg.number, extension=leg.extension)
-                self.calls.publish(ev.ConferenceJoined(session.call_id, now, room, party))
+        members = [leg for leg in (session.a, session.b) if leg is not None and leg.up]
+        for leg in members:
+            conference.add(leg.media)
+            party = Party(number=leg.number, extension=leg.extension)
+            self.calls.publish(ev.ConferenceJoined(session.call_id, now, room, party))
+        if recorded and members:
+            first = self.calls.recording_path(session.call_id)
+            path = first.with_stem(f"{first.stem}-room-{room}")
+            if self.features.record_member(conference, members[0].media, session.call_id, path):
+                session.recording = path
 
     async def add_to_conference(self, room: str, extension: str) -> None:
         if room not in self.calls.plan().conferences:

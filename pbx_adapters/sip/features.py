@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import structlog
@@ -19,11 +20,12 @@ from cti.model import CallId, Direction, Disposition, Party
 from cti.routing import DecisionKind, JoinConference, RouteDecision
 
 from .legs import InboundLeg, Leg, OutboundLeg
-from .media import Conference, Tone
+from .media import Conference, RecordingFailed, Tone
 from .transfer import Transfers
 
 if TYPE_CHECKING:
     from .calls import CallManager
+    from .media import MediaLeg
     from .session import Session
 
 __all__ = ["Features"]
@@ -146,7 +148,7 @@ class Features:
         a.on_bye = lambda _leg: gone.done() or gone.set_result(None)
         a.cancelled.add_done_callback(lambda _f: gone.done() or gone.set_result(None))
         a.answer()
-        joined = False
+        joined = stopping = False
         if step.pin_required and not await self._pin(a, step.room, gone):
             a.hangup()
         elif not gone.done():
@@ -155,17 +157,45 @@ class Features:
             room.add(a.media)
             joined = True
             self.manager.publish(ev.ConferenceJoined(call_id, _now(), step.room, caller))
-            await gone
+            if step.record:
+                self.record_member(room, a.media, call_id, self.manager.recording_path(call_id))
+            try:
+                await gone
+            except asyncio.CancelledError:  # the PBX is stopping: end the call as if it hung up
+                stopping = True
+            self.stop_member_recording(room, a.media, call_id)
             room.remove(a.media)
             self.manager.publish(ev.ConferenceLeft(call_id, _now(), step.room, caller))
             if room.members == 0:
                 room.close()
-                del self.rooms[step.room]
+                if self.rooms.get(step.room) is room:
+                    del self.rooms[step.room]
         a.hangup()
         disposition = Disposition.ANSWERED if joined or a.up else Disposition.MISSED
         if decision.direction is Direction.INTERNAL and not joined:
             disposition = Disposition.FAILED
         self.manager.publish(ev.CallEnded(call_id, _now(), disposition, 16))
+        if stopping:
+            raise asyncio.CancelledError
+
+    def record_member(self, room: Conference, media: MediaLeg, call_id: CallId, path: Path) -> bool:
+        """Record what *room* says into *call_id*'s file while *media*'s member is in it.
+
+        A file that cannot be written is logged and the call goes on unrecorded (False).
+        """
+        try:
+            room.start_recording(path, for_leg=media)
+        except RecordingFailed as exc:
+            log.warning("sip_conference_recording_failed", room=room.name, call_id=call_id, error=str(exc))
+            return False
+        self.manager.publish(ev.RecordingStarted(call_id, _now(), str(path)))
+        return True
+
+    def stop_member_recording(self, room: Conference, media: MediaLeg, call_id: CallId) -> None:
+        """Finish *media*'s recording of *room* (if one ran) and say so for *call_id*."""
+        path = room.stop_recording(for_leg=media)
+        if path is not None:
+            self.manager.publish(ev.RecordingStopped(call_id, _now(), str(path)))
 
     async def _pin(self, leg: InboundLeg, room: str, gone: asyncio.Future[None]) -> bool:
         """Ask for the room's PIN by DTMF (a beep, digits, ``#``); three tries."""

@@ -10,6 +10,10 @@ sum of what it may hear, never its own voice. Who hears whom:
 Members that hear the same set share one mix, so a room of N talkers costs N mixes, and any number
 of listeners one more. A member's inbox holds at most ``MAX_BUFFERED`` frames: a burst after
 network jitter is smoothed, a backlog never grows into delay.
+
+Recordings hold what the room says (every talking member, mixed once per tick): one for the whole
+room, and one per member (``for_leg``) from the moment it starts until that member leaves, so each
+member's call can carry its own file of the part it was in.
 """
 
 from __future__ import annotations
@@ -81,8 +85,10 @@ class Conference:
         self.name = name
         self._engine = engine
         self._members: dict[MediaLeg, _Member] = {}
-        self._recorder: MixRecorder | None = None
-        self._finished: Path | None = None
+        self._recorders: dict[MediaLeg | None, MixRecorder] = {}
+        "Running recordings: the whole room's under None, a member's under its leg."
+        self._finished: dict[MediaLeg | None, Path] = {}
+        "Recordings finished by the room (a member left, the room closed) not yet collected."
         self._closed = False
 
     def __repr__(self) -> str:
@@ -124,36 +130,55 @@ class Conference:
             return
         leg.wire(None)
         leg.owner = None
+        if leg in self._recorders:
+            self._finished[leg] = self._finish(leg)
         if not self._members:
             self._engine.ticker.discard(self._tick)
         log.info("conference_member_removed", conference=self.name, port=leg.local_port)
 
-    def start_recording(self, path: Path) -> None:
-        """Record what the room hears (every talking member, mixed) to a mono 8 kHz 16-bit WAV."""
+    def start_recording(self, path: Path, *, for_leg: MediaLeg | None = None) -> None:
+        """Record what the room says (every talking member, mixed) to a mono 8 kHz 16-bit WAV.
+
+        With *for_leg* the recording is that member's: several run at once, each from its own start
+        until :meth:`stop_recording` for that leg, or until the member leaves the room.
+        """
         if self._closed:
             raise MediaNotReady(f"conference {self.name!r} is closed")
-        if self._recorder is not None:
-            raise MediaError(f"conference {self.name!r} is already recording to {self._recorder.path}")
-        self._recorder = self._engine.recordings.mix(Path(path))
-        self._finished = None
-        log.info("recording_started", path=str(self._recorder.path), conference=self.name)
+        if for_leg is not None and for_leg not in self._members:
+            raise MediaError(f"RTP leg {for_leg.local_port} is not in conference {self.name!r}")
+        running = self._recorders.get(for_leg)
+        if running is not None:
+            whose = "the room" if for_leg is None else f"RTP leg {for_leg.local_port}"
+            raise MediaError(f"conference {self.name!r} is already recording {whose} to {running.path}")
+        recorder = self._engine.recordings.mix(Path(path))
+        self._recorders[for_leg] = recorder
+        self._finished.pop(for_leg, None)
+        port = None if for_leg is None else for_leg.local_port
+        log.info("recording_started", path=str(recorder.path), conference=self.name, port=port)
 
-    def stop_recording(self) -> Path | None:
-        """Finish the recording and return its path (None if nothing was recorded)."""
-        if self._recorder is None:
-            finished, self._finished = self._finished, None
-            return finished
-        recorder, self._recorder = self._recorder, None
+    def stop_recording(self, *, for_leg: MediaLeg | None = None) -> Path | None:
+        """Finish the room's (or *for_leg*'s) recording and return its path (None if none ran).
+
+        A member's recording that the room already finished (the member left, the room closed) is
+        returned here once.
+        """
+        if for_leg not in self._recorders:
+            return self._finished.pop(for_leg, None)
+        return self._finish(for_leg)
+
+    def _finish(self, key: MediaLeg | None) -> Path:
+        recorder = self._recorders.pop(key)
         path = self._engine.recordings.finish(recorder)
-        log.info("recording_stopped", path=str(path), conference=self.name)
+        port = None if key is None else key.local_port
+        log.info("recording_stopped", path=str(path), conference=self.name, port=port)
         return path
 
     def close(self) -> None:
-        """Take every member out and finish any recording."""
+        """Take every member out and finish every recording."""
         if self._closed:
             return
-        if self._recorder is not None:
-            self._finished = self.stop_recording()
+        for key in list(self._recorders):
+            self._finished[key] = self._finish(key)
         for leg in list(self._members):
             self.remove(leg)
         self._closed = True
@@ -193,9 +218,10 @@ class Conference:
                     mix = add(mix, frames[speaker])
                 mixes[key] = mix
             listener.leg.send_generated(encode(codec, mix))
-        if self._recorder is not None:
+        if self._recorders:
             room = _SILENCE
             for speaker, frame in frames.items():
                 if speaker.mode == "talk":
                     room = add(room, frame)
-            self._recorder.feed(room)
+            for recorder in self._recorders.values():
+                recorder.feed(room)

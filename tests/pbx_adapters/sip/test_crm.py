@@ -64,3 +64,35 @@ class TestInboundCallInTheCrm:
         (recording,) = await session.scalars(select(Recording))
         assert recording.path.startswith(str(pbx.settings.recordings.directory))
         assert recording.path in pbx_recordings(pbx)
+
+
+class TestConferenceCallInTheCrm:
+    async def test_a_call_into_a_recorded_room_gets_its_recording_on_the_call_row(
+        self, pbx, sipp: Sipp, recorder: Recorder, sessionmaker, session, settings
+    ):
+        """101 dials room 800 (the plan records internal calls): one activity for the conference
+        call, with the room's WAV of 101's time there attached to it."""
+        writer = CallLogWriter(sessionmaker, pbx_id="main", settings=settings)
+        async with recorder.bus.subscribe("crm") as subscription:
+            run = await sipp.run(
+                "uac_call.xml",
+                service="800",
+                pause_ms=1000,
+                user="101",
+                password="secret-101",
+                variables={"caller": "101", "caller_name": "Anna Sokolova"},
+            )
+            assert 0 == run.rc, run.errors
+            (call,) = await recorder.ended_calls(1)
+            assert 1 == await writer.drain(subscription)
+        (activity,) = await session.scalars(select(CallActivity))
+        assert (call.call_id, "internal", "answered", "800") == (
+            activity.call_id,
+            activity.direction,
+            activity.disposition,
+            activity.details.get("conference"),
+        )
+        (recording,) = await session.scalars(select(Recording))
+        assert activity.id == recording.call_pk
+        assert [recording.path] == pbx_recordings(pbx)
+        assert recording.path == str(pbx.calls.recording_path(call.call_id))

@@ -3,13 +3,43 @@
 from __future__ import annotations
 
 import asyncio
+import wave
+from pathlib import Path
 
 import pytest
 
+from cti import events as ev
 from cti.errors import NoSuchCall, PbxActionFailed
 from cti.model import CallId
+from recordings.probe import probe_wav
 
+from .conftest import PLAN, plan_spec
+from .media.audio import power_at
 from .peers import Recorder, Sipp, free_port, until
+
+
+def _of_call(recorder: Recorder, call_id: str) -> list[ev.CtiEvent]:
+    return [event for event in recorder.events if getattr(event, "call_id", None) == call_id]
+
+
+def _one(events: list[ev.CtiEvent], kind: type):
+    (event,) = [event for event in events if isinstance(event, kind)]
+    return event
+
+
+def _room_audio(path: str) -> bytes:
+    """The frames of a room recording (mono 8 kHz 16-bit, or the assertion says what it is)."""
+    with wave.open(path, "rb") as wav:
+        assert (1, 2, 8000) == (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()), path
+        return wav.readframes(wav.getnframes())
+
+
+def _size(path: str) -> int:
+    return Path(path).stat().st_size
+
+
+def _wav_files(pbx) -> list[Path]:
+    return sorted(Path(pbx.settings.recordings.directory).rglob("*.wav"))
 
 
 def _dialler(extension: str, name: str) -> dict[str, object]:
@@ -57,6 +87,71 @@ class TestConference:
         assert (None, "failed") == (call.conference, call.disposition.value)
         assert [] == [k for k in recorder.kinds() if k.startswith("Conf")]
         assert {} == pbx.features.rooms
+
+    async def test_each_member_of_a_recorded_room_gets_its_own_recording(
+        self, pbx, sipp: Sipp, recorder: Recorder
+    ):
+        """The plan records internal calls: 101, 102 and 103 in room 800 each get a WAV of the room
+        (their 440 Hz, mixed) from joining to leaving, stopped before their call ends."""
+        runs = [
+            sipp.run("uac_call.xml", service="800", pause_ms=pause, **_dialler(ext, name))
+            for ext, name, pause in (
+                ("101", "Anna Sokolova", 2500),
+                ("102", "Ivan Petrov", 2000),
+                ("103", "Maria Ivanova", 1500),
+            )
+        ]
+        for run in await asyncio.gather(*runs):
+            assert 0 == run.rc, run.errors
+        calls = await recorder.ended_calls(3)
+        assert 3 == len({call.recordings for call in calls})
+        for call in calls:
+            events = _of_call(recorder, call.call_id)
+            kinds = [type(event).__name__ for event in events]
+            assert kinds.index("ConferenceJoined") < kinds.index("RecordingStarted"), kinds
+            assert kinds.index("RecordingStopped") < kinds.index("CallEnded"), kinds
+            started, stopped = _one(events, ev.RecordingStarted), _one(events, ev.RecordingStopped)
+            joined, left = _one(events, ev.ConferenceJoined), _one(events, ev.ConferenceLeft)
+            assert (started.file,) == (stopped.file,) == call.recordings
+            assert stopped.file == str(pbx.calls.recording_path(call.call_id))
+            info = probe_wav(Path(stopped.file))
+            in_room = (left.at - joined.at).total_seconds()
+            assert abs(info.duration_s - in_room) < 0.3, (call.caller.extension, info, in_room)
+            assert power_at(_room_audio(stopped.file), 440) > 0.5, call.caller.extension
+        assert {} == pbx.features.rooms
+
+    async def test_a_pbx_stopping_ends_a_recorded_room_call_in_order(
+        self, pbx, sipp: Sipp, recorder: Recorder
+    ):
+        """101 is in room 800 when the PBX stops its calls: the phone gets a BYE, and the call's
+        recording is stopped, a complete WAV, before the call ends."""
+        caller = await sipp.start(
+            "uac_wait_bye.xml", port=(caller_port := free_port()), service="800", **_dialler("101", "Anna")
+        )
+        await recorder.wait_for(lambda: "RecordingStarted" in recorder.kinds())
+        file = _one(recorder.events, ev.RecordingStarted).file
+        await until(lambda: _size(file) > 44 + 1600)  # the header and some audio written
+        await pbx.calls.stop()
+        assert 0 == (await sipp.finish(caller, caller_port)).rc
+        (call,) = await recorder.ended_calls(1)
+        kinds = [type(event).__name__ for event in _of_call(recorder, call.call_id)]
+        assert ["RecordingStopped", "ConferenceLeft", "CallEnded"] == kinds[-3:]
+        assert ("answered", 1) == (call.disposition.value, probe_wav(Path(call.recordings[0])).channels)
+        assert {} == pbx.features.rooms
+
+    async def test_a_room_the_policy_does_not_record_records_nothing(
+        self, pbx, sipp: Sipp, recorder: Recorder
+    ):
+        """Rooms follow the internal policy (there is no per-room one): set to never, a call into
+        800 joins it with no recording and leaves no file."""
+        text = PLAN.replace("internal: always", "internal: never")
+        pbx.running.swap(plan_spec(text), text, None)
+        run = await sipp.run("uac_call.xml", service="800", pause_ms=1000, **_dialler("101", "Anna"))
+        assert 0 == run.rc, run.errors
+        (call,) = await recorder.ended_calls(1)
+        assert ("800", (), "answered") == (call.conference, call.recordings, call.disposition.value)
+        assert [] == [kind for kind in recorder.kinds() if kind.startswith("Recording")]
+        assert [] == _wav_files(pbx)
 
 
 class TestControl:
@@ -257,6 +352,51 @@ class TestControl:
         assert ("800", "answered") == (call.conference, call.disposition.value)
         assert 2 == recorder.kinds().count("ConferenceJoined")
         assert {} == pbx.features.rooms
+
+    async def test_a_recorded_call_moved_to_a_room_goes_on_being_recorded_there(
+        self, pbx, sipp: Sipp, recorder: Recorder
+    ):
+        """101 talks to 102, recorded; the CTI moves the call into 800 and adds 103. The two-party
+        file ends at the move, the call's room file runs to its end; 103 (no call of its own) adds none."""
+        callee_port, added_port = free_port(), free_port()
+        assert 0 == (await sipp.register("102", callee_port)).rc
+        assert 0 == (await sipp.register("103", added_port)).rc
+        callee = await sipp.start("uas_answer.xml", port=callee_port, pause_ms=3000)
+        added = await sipp.start("uas_answer_hangup.xml", port=added_port, pause_ms=500)
+        caller = await sipp.start(
+            "uac_call.xml",
+            port=(caller_port := free_port()),
+            service="102",
+            pause_ms=3000,
+            **_dialler("101", "Anna"),
+        )
+        await recorder.wait_for(lambda: "RecordingStarted" in recorder.kinds())
+        (call_id,) = list(pbx.calls.sessions)
+        await pbx.move_to_conference(call_id, "800")
+        await pbx.add_to_conference("800", "103")
+        for process, port in ((added, added_port), (caller, caller_port), (callee, callee_port)):
+            assert 0 == (await sipp.finish(process, port)).rc
+        (call,) = await recorder.ended_calls(1)
+        two_party = str(pbx.calls.recording_path(call_id))
+        room = two_party.replace(".wav", "-room-800.wav")
+        recording = [
+            (type(event).__name__, event.file)
+            for event in _of_call(recorder, call_id)
+            if isinstance(event, ev.RecordingStarted | ev.RecordingStopped)
+        ]
+        assert [
+            ("RecordingStarted", two_party),
+            ("RecordingStopped", two_party),
+            ("RecordingStarted", room),
+            ("RecordingStopped", room),
+        ] == recording
+        assert "CallEnded" == recorder.kinds()[-1]
+        assert (two_party, room) == call.recordings
+        assert {Path(two_party), Path(room)} == set(_wav_files(pbx))
+        assert (2, 1) == (probe_wav(Path(two_party)).channels, probe_wav(Path(room)).channels)
+        audio = _room_audio(room)
+        assert power_at(audio, 440) > 0.1  # the caller
+        assert power_at(audio, 1000) > 0.1  # the callee
 
     async def test_add_to_conference_rings_a_phone_into_the_room(self, pbx, sipp: Sipp, recorder: Recorder):
         """101 and 102 are in room 800; the CTI adds 103: its phone rings, answers and joins them."""

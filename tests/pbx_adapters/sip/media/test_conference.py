@@ -30,6 +30,12 @@ async def _room(engine, phones, modes: dict[str, str], whisper_to: str | None = 
     return room, parties
 
 
+def _wav(path) -> tuple[tuple[int, int, int], bytes]:
+    """(channels, sample width, rate) and the frames of the WAV at *path*."""
+    with wave.open(str(path), "rb") as wav:
+        return (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()), wav.readframes(wav.getnframes())
+
+
 async def _talk(parties, seconds: float = 0.6) -> None:
     await asyncio.gather(
         *(
@@ -155,3 +161,69 @@ class TestConference:
         with wave.open(str(tmp_path / "room.wav"), "rb") as wav:
             assert 0.2 <= wav.getnframes() / 8000 <= 0.6
         assert tmp_path / "room.wav" == room.stop_recording()
+
+
+class TestMemberRecordings:
+    async def test_each_member_gets_the_room_from_its_own_start_to_its_stop(self, engine, phones, tmp_path):
+        """Ann's recording starts, ann talks; ben's starts, cat talks; ann's stops, ben talks and
+        leaves. Ann's file holds ann and cat, ben's holds cat and ben: each spans its own part."""
+        room, parties = await _room(engine, phones, {"ann": "talk", "ben": "talk", "cat": "talk"})
+        loop = asyncio.get_running_loop()
+
+        async def say(name: str, seconds: float) -> None:
+            phone, leg = parties[name]
+            await phone.stream(at(leg), leg.codec, sine(TONES[name], seconds, amplitude=0.15))
+            await asyncio.sleep(0.1)  # the last frames through the mixer
+
+        ann, ben = parties["ann"][1], parties["ben"][1]
+        room.start_recording(tmp_path / "ann.wav", for_leg=ann)
+        ann_started = loop.time()
+        await say("ann", 0.6)
+        room.start_recording(tmp_path / "ben.wav", for_leg=ben)
+        ben_started = loop.time()
+        await say("cat", 0.6)
+        ann_path = room.stop_recording(for_leg=ann)
+        ann_spent = loop.time() - ann_started
+        await say("ben", 0.6)
+        room.remove(ben)  # leaving finishes ben's recording; stop_recording hands it over once
+        ben_spent = loop.time() - ben_started
+        ben_path = room.stop_recording(for_leg=ben)
+
+        assert (tmp_path / "ann.wav", tmp_path / "ben.wav") == (ann_path, ben_path)
+        assert room.stop_recording(for_leg=ben) is None
+        (ann_params, ann_audio), (ben_params, ben_audio) = _wav(ann_path), _wav(ben_path)
+        assert (1, 2, 8000) == ann_params == ben_params
+        assert abs(len(ann_audio) / 2 / 8000 - ann_spent) < 0.15, (len(ann_audio), ann_spent)
+        assert abs(len(ben_audio) / 2 / 8000 - ben_spent) < 0.15, (len(ben_audio), ben_spent)
+        ann_heard = {name: power_at(ann_audio, TONES[name]) for name in ("ann", "ben", "cat")}
+        ben_heard = {name: power_at(ben_audio, TONES[name]) for name in ("ann", "ben", "cat")}
+        # each tone fills about half of a file, so its share is about half of a lone tone's
+        assert {"ann", "cat"} == {name for name, share in ann_heard.items() if share > 0.1}, ann_heard
+        assert ann_heard["ben"] < 0.01, ann_heard
+        assert {"ben", "cat"} == {name for name, share in ben_heard.items() if share > 0.1}, ben_heard
+        assert ben_heard["ann"] < 0.01, ben_heard
+        assert 2 == room.members
+
+    async def test_the_room_recording_runs_beside_the_members_ones(self, engine, phones, tmp_path):
+        """The whole-room recording and a member's are separate files of the same mix."""
+        room, parties = await _room(engine, phones, {"ann": "talk", "ben": "talk"})
+        room.start_recording(tmp_path / "room.wav")
+        room.start_recording(tmp_path / "ann.wav", for_leg=parties["ann"][1])
+        await _talk(parties)
+        room.close()
+        for path in (room.stop_recording(), room.stop_recording(for_leg=parties["ann"][1])):
+            _, audio = _wav(path)
+            assert power_at(audio, TONES["ann"]) > 0.25, path
+            assert power_at(audio, TONES["ben"]) > 0.25, path
+
+    async def test_a_member_recording_needs_a_member_and_runs_once(self, engine, phones, tmp_path):
+        """Recording for a leg outside the room, or twice for one member, fails saying why."""
+        room, parties = await _room(engine, phones, {"ann": "talk"})
+        stranger = await engine.open_leg()
+        with pytest.raises(MediaError, match=f"RTP leg {stranger.local_port} is not in conference '800'"):
+            room.start_recording(tmp_path / "x.wav", for_leg=stranger)
+        ann = parties["ann"][1]
+        room.start_recording(tmp_path / "ann.wav", for_leg=ann)
+        with pytest.raises(MediaError, match=f"already recording RTP leg {ann.local_port} to .*ann.wav"):
+            room.start_recording(tmp_path / "again.wav", for_leg=ann)
+        assert tmp_path / "ann.wav" == room.stop_recording(for_leg=ann)
