@@ -248,7 +248,7 @@ async def _save(request: web.Request, kind: CardKind, id: int | None) -> web.Str
     problems: dict[str, str] = dict(rows.problems) if rows is not None else {}
     async with card_session(request) as (session, principal):
         try:
-            if problems:
+            if problems:  # a product row the editor could not read: nothing is saved
                 raise _RowsRefused
             parsed = schema.model_validate(data)
             cards = service(request, kind)
@@ -258,7 +258,7 @@ async def _save(request: web.Request, kind: CardKind, id: int | None) -> web.Str
                 saved = await cards.update(session, principal, id, parsed)
             await session.commit()
         except _RowsRefused:
-            pass
+            log.debug("crm_form_rows_refused", kind=kind.name, card_id=id)
         except Invalid as exc:
             await session.rollback()
             problems = row_problems(exc) or problems_of(exc)
