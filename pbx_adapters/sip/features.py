@@ -105,11 +105,21 @@ class Features:
         mode = {DecisionKind.LISTEN: "listen", DecisionKind.WHISPER: "whisper"}.get(decision.kind, "barge")
         agent = session.a if session.a.extension == watched else session.b
         room = Conference(self.manager.engine, f"spy-{session.call_id}")
+        # The call goes on in the room: a recorded call goes on being recorded, in a file of its own
+        # (the two-party file ends here; the room's when the call ends). A whisper is not in it.
+        recorded = session.bridge is not None and session.recording is not None
+        if recorded:
+            session.stop_recording()
         if session.bridge is not None:
             session.bridge.unbridge()
             session.bridge = None
         room.add(session.a.media)
         room.add(session.b.media)
+        if recorded:
+            first = self.manager.recording_path(session.call_id)
+            path = first.with_stem(f"{first.stem}-supervised")
+            if self.record_member(room, session.a.media, session.call_id, path):
+                session.recording = path
         if mode == "listen":
             room.add(supervisor.media, mode="listen")
         elif mode == "whisper":

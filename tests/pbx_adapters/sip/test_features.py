@@ -328,6 +328,46 @@ class TestControl:
         (call,) = await recorder.ended_calls(1)
         assert ("104",) == call.listeners
 
+    async def test_a_listened_call_goes_on_being_recorded(self, pbx, sipp: Sipp, recorder: Recorder):
+        """Supervisor 104 listens in on 101 -> 102: the two-party file ends as the listening starts and
+        a second file holds the rest of the call (both voices, never the listener), before CallEnded."""
+        callee_port, supervisor_port = free_port(), free_port()
+        assert 0 == (await sipp.register("102", callee_port)).rc
+        assert 0 == (await sipp.register("104", supervisor_port)).rc
+        callee = await sipp.start("uas_answer.xml", port=callee_port, pause_ms=2500)
+        supervisor = await sipp.start("uas_answer.xml", port=supervisor_port, pause_ms=100)
+        caller = await sipp.start(
+            "uac_call.xml",
+            port=(caller_port := free_port()),
+            service="102",
+            pause_ms=2500,
+            **_dialler("101", "Anna"),
+        )
+        await recorder.wait_for(lambda: "RecordingStarted" in recorder.kinds())
+        (call_id,) = list(pbx.calls.sessions)
+        await pbx.spy(call_id, "104", "listen", on="102")
+        for process, port in ((caller, caller_port), (callee, callee_port), (supervisor, supervisor_port)):
+            assert 0 == (await sipp.finish(process, port)).rc
+        (call,) = await recorder.ended_calls(1)
+        two_party = str(pbx.calls.recording_path(call_id))
+        supervised = two_party.replace(".wav", "-supervised.wav")
+        recording = [
+            (type(event).__name__, event.file)
+            for event in _of_call(recorder, call_id)
+            if isinstance(event, ev.RecordingStarted | ev.RecordingStopped)
+        ]
+        assert [
+            ("RecordingStarted", two_party),
+            ("RecordingStopped", two_party),
+            ("RecordingStarted", supervised),
+            ("RecordingStopped", supervised),
+        ] == recording
+        assert "CallEnded" == type(_of_call(recorder, call_id)[-1]).__name__
+        assert (two_party, supervised) == call.recordings
+        audio = _room_audio(supervised)
+        assert power_at(audio, 440) > 0.1  # the caller
+        assert power_at(audio, 1000) > 0.1  # the callee
+
     async def test_move_to_conference_puts_both_parties_in_the_room(
         self, pbx, sipp: Sipp, recorder: Recorder
     ):
