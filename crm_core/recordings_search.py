@@ -45,6 +45,8 @@ class RecordingSearch:
     "The call's disposition: answered, missed, busy..."
     client: str = ""
     "Part of the contact's name, the company's title or the lead's title, in any case."
+    recording_id: int | None = None
+    "This one recording (the audit log links its entries here)."
 
 
 def _utc(day: date, zone: tzinfo) -> datetime:
@@ -153,6 +155,8 @@ def _statement(principal: Principal, search: RecordingSearch) -> Select:
         stmt = stmt.where(CallActivity.started_at < end)
     if search.agent_id is not None:
         stmt = stmt.where(CallActivity.responsible_id == search.agent_id)
+    if search.recording_id is not None:
+        stmt = stmt.where(Recording.id == search.recording_id)
     if search.number:
         stmt = stmt.where(CallActivity.external_number.contains(search.number, autoescape=True))
     if search.direction:

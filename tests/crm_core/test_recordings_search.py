@@ -133,6 +133,13 @@ class TestWhoSeesWhat:
 
 
 class TestFilters:
+    async def test_one_recording_by_id_and_only_if_visible(self, session, world):
+        """The audit log links a recording's entries to it: admin finds it, another agent does not."""
+        one = RecordingSearch(recording_id=world["rec_anna"])
+
+        assert [world["rec_anna"]] == await found(session, world, "root", one)
+        assert [] == await found(session, world, "petrov", one)
+
     @pytest.mark.parametrize(
         ("search", "expected"),
         [

@@ -49,6 +49,7 @@ class TestReadableAuditLog:
             row(html, a) for a in ("recording.listen", "lead.convert", "crm.import", "dialplan.apply")
         )
         assert ">Listened to a recording</td>" in listen
+        assert '<a href="/supervisor/recordings?recording=12">Recording 12</a>' in listen
         assert "<dt>call</dt><dd>c-1</dd>" in listen
         assert '<a href="/crm/lead/5">Lead 5</a>' in convert
         assert "<dt>deal id</dt><dd>9</dd>" in convert

@@ -167,6 +167,14 @@ class TestSearch:
         assert "Not a date (YYYY-MM-DD): tomorrow" in html
         assert 3 == len(listed(html))
 
+    async def test_one_recording_as_the_audit_log_links_it(self, client, app, world):
+        """?recording=ID lists that recording alone, says so, and offers the whole list again."""
+        _, html = await console(client, app, await _admin(app), f"?recording={world['rec_out']}")
+
+        assert [world["rec_out"]] == listed(html)
+        assert f"Only recording {world['rec_out']}." in html
+        assert '<a href="/supervisor/recordings">Show all</a>' in html
+
     async def test_the_client_column_names_the_card(self, client, app, world):
         """Anna's call shows her name, linked to her card."""
         _, html = await console(client, app, await _admin(app), "?client=anna")

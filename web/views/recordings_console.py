@@ -72,6 +72,7 @@ class Filters:
                 return None
 
         agent = query.get("agent", "")
+        recording = query.get("recording", "")
         offset = query.get("offset", "")
         search = RecordingSearch(
             start=day("start"),
@@ -81,6 +82,7 @@ class Filters:
             direction=query.get("direction", "") if query.get("direction") in DIRECTIONS else "",
             outcome=query.get("outcome", "") if query.get("outcome") in OUTCOMES else "",
             client=query.get("client", "").strip()[:100],
+            recording_id=int(recording) if recording.isdigit() and len(recording) < 19 else None,
             zone=zone,
         )
         return cls(search, offset=int(offset) if offset.isdigit() else 0), problems
@@ -96,6 +98,7 @@ class Filters:
             "direction": search.direction,
             "outcome": search.outcome,
             "client": search.client,
+            "recording": str(search.recording_id) if search.recording_id is not None else "",
             "offset": str(self.offset),
             **{key: str(value) for key, value in changes.items()},
         }
