@@ -1,4 +1,8 @@
-"""The import and export pages: upload, mapping, dry run, import with progress, CSV download, rights."""
+"""The import and export pages: upload, mapping, dry run, import with progress, CSV download, rights.
+
+Every test here runs on SQLite and on PostgreSQL: the import job writes (or, on one bad row, rolls
+back) in a background session of its own, and what it leaves behind is the database's business.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +17,18 @@ import pytest
 from sqlalchemy import func, select
 
 from crm_core.audit import entries
+from crm_core.db import make_sessionmaker
 from crm_core.models import Contact, User
+from crm_core.seed import apply_seed
 from crm_core.transfer.mapping import FIELDS
 from web import import_jobs, keys
+from web.app import create_app
 from web.auth import CSRF_HEADER
 from web.views import imports
 
+from .api_fixtures import _engine  # noqa: F401 (fixture: each test on SQLite and on PostgreSQL)
 from .browser import Browser
+from .conftest import SEED, fake_pbx_factory
 
 CSV = "ФИО;Телефон;E-mail\nИванов Пётр;8 (903) 111-22-33;petr@example.com\nОльга;+7 903 111-22-44;\n"
 
@@ -65,12 +74,47 @@ async def contacts(app) -> int:
         return await session.scalar(select(func.count()).select_from(Contact))
 
 
+async def contact_names(app) -> set[str]:
+    async with app[keys.DB]() as session:
+        return set(await session.scalars(select(Contact.name)))
+
+
 MAPPING = {"map-0": "name", "map-1": "phone", "map-2": "email", "dedupe": "skip", "match": ["phone", "email"]}
 
 
+WITHOUT_PASSWORDS = {
+    **SEED,
+    "users": [{k: v for k, v in u.items() if k != "password"} for u in SEED["users"]],
+}
+"The web suite's seed; nobody logs in with a password here, so no slow hashing for every test."
+
+
+@pytest.fixture(name="app")
+async def _app(engine, settings):
+    """The real app over the parametrised database (SQLite or PostgreSQL), seeded."""
+    sessions = make_sessionmaker(engine)
+    async with sessions() as session:
+        await apply_seed(session, WITHOUT_PASSWORDS)
+        await session.commit()
+    return create_app(settings, pbx_factory=fake_pbx_factory, sessionmaker=sessions)
+
+
+@pytest.fixture(name="client")
+async def _client(app, aiohttp_client):
+    """The app's client; asked for after ``app``, so the app stops before its database goes."""
+    return await aiohttp_client(app)
+
+
+@pytest.fixture(name="users")
+async def _users(app) -> dict[str, int]:
+    """User id by login."""
+    async with app[keys.DB]() as session:
+        return {login: user_id for login, user_id in await session.execute(select(User.login, User.id))}
+
+
 @pytest.fixture(name="ivanov")
-def _ivanov(client, template) -> Browser:
-    return Browser(client, template.users["ivanov"])
+def _ivanov(client, users) -> Browser:
+    return Browser(client, users["ivanov"])
 
 
 async def add_admin(app) -> int:
@@ -118,6 +162,7 @@ class TestImportFlow:
         status = await finished(ivanov, response.headers["Location"])
         assert (True, 2) == (status["report"]["committed"], status["report"]["created"])
         assert before + 2 == await contacts(app)
+        assert {"Иванов Пётр", "Ольга"} <= await contact_names(app)
         # The upload is used up: importing it twice is not possible.
         assert 404 == (await ivanov.get(mapping_url)).status
 
@@ -204,12 +249,12 @@ class TestUploadRefusals:
         assert 'value="products"' not in page
         assert 'value="contacts"' in page
 
-    async def test_someone_elses_upload_and_job_are_not_found(self, client, ivanov, template):
+    async def test_someone_elses_upload_and_job_are_not_found(self, client, ivanov, users):
         """petrov cannot open ivanov's mapping form nor poll his job."""
         mapping_url = (await (await upload(ivanov, CSV.encode())).json())["url"]
         job_url = (await submit(ivanov, mapping_url, {**MAPPING, "mode": "dry_run"})).headers["Location"]
         await finished(ivanov, job_url)
-        petrov = Browser(client, template.users["petrov"])
+        petrov = Browser(client, users["petrov"])
         assert 404 == (await petrov.get(mapping_url)).status
         assert 404 == (await petrov.get(f"{job_url}.json")).status
         assert 404 == (await submit(petrov, mapping_url, {**MAPPING, "mode": "import"})).status
