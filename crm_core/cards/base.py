@@ -82,12 +82,15 @@ class CardService(ABC, Generic[RowT, OutT]):
             session, stmt, self.model, rest, filterable=columns, sortable=self.sortable
         )
         return Page(
-            items=await self._out_many(session, rows), total=total, offset=query.offset, limit=query.limit
+            items=await self._out_for(session, principal, rows),
+            total=total,
+            offset=query.offset,
+            limit=query.limit,
         )
 
     async def get(self, session: AsyncSession, principal: Principal, id: int) -> OutT:
         row = await self.row(session, principal, id, Action.READ)
-        return (await self._out_many(session, [row]))[0]
+        return (await self._out_for(session, principal, [row]))[0]
 
     async def delete(self, session: AsyncSession, principal: Principal, id: int) -> None:
         """Delete the card with its phones, e-mails, bindings and rows; calls stay, unlinked."""
@@ -137,6 +140,11 @@ class CardService(ABC, Generic[RowT, OutT]):
     @abstractmethod
     async def _out_many(self, session: AsyncSession, rows: Sequence[Any]) -> list[OutT]:
         """The cards as the API shows them, channels included, in the order of *rows*."""
+
+    async def _out_for(self, session: AsyncSession, principal: Principal, rows: Sequence[Any]) -> list[OutT]:
+        """The cards as *principal* reads them; a card listing other records (a lead's deals) overrides
+        this to show only the records the principal may read."""
+        return await self._out_many(session, rows)
 
     def _channel_filters(self, stmt: Select, query: ListQuery) -> tuple[Select, ListQuery]:
         """Apply ``phone=``/``email=`` (not columns of the card) and pass the other filters on."""

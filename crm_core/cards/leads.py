@@ -20,8 +20,8 @@ from typing import ClassVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Company, Contact, Lead, RowOwner, StatusSemantic
-from ..rights import Action, Entity, Principal
+from ..models import Company, Contact, Deal, Lead, RowOwner, StatusSemantic
+from ..rights import SYSTEM, Action, Entity, Level, Principal
 from ..sales import rows as product_rows
 from .base import CardService, check_user
 from .dictionaries import source_codes, status_semantics
@@ -41,6 +41,26 @@ async def _check_link(
     if row is None:
         raise BadValue(field, id, f"no {entity.value} with id {id}")
     principal.require(entity, Action.READ, row[0])
+
+
+async def _deal_ids(
+    session: AsyncSession, reader: Principal, lead_ids: Sequence[int]
+) -> dict[int, list[int]]:
+    """The deals made from each lead that *reader* may read, oldest first, in one statement."""
+    found: dict[int, list[int]] = {id: [] for id in lead_ids}
+    if not lead_ids or reader.level(Entity.DEAL, Action.READ) is Level.NONE:
+        return found
+    rows = await session.execute(
+        select(Deal.source_lead_id, Deal.id)
+        .where(
+            Deal.source_lead_id.in_(lead_ids),
+            reader.visible(Entity.DEAL, Action.READ, Deal.responsible_id),
+        )
+        .order_by(Deal.created_at, Deal.id)
+    )
+    for lead_id, deal_id in rows:
+        found[lead_id].append(deal_id)
+    return found
 
 
 class LeadsResource(CardService[Lead, LeadOut]):
@@ -98,7 +118,7 @@ class LeadsResource(CardService[Lead, LeadOut]):
         if data.rows:
             await product_rows.replace_rows(session, (RowOwner.LEAD, lead.id), data.rows)
         await session.flush()
-        return (await self._out_many(session, [lead]))[0]
+        return (await self._out_many(session, [lead], principal))[0]
 
     async def update(self, session: AsyncSession, principal: Principal, id: int, data: LeadUpdate) -> LeadOut:
         lead: Lead = await self.row(session, principal, id, Action.UPDATE)
@@ -147,7 +167,7 @@ class LeadsResource(CardService[Lead, LeadOut]):
         elif "amount" in sent and data.amount is None:
             await product_rows.refresh_owner(session, (RowOwner.LEAD, lead.id))
         await session.flush()
-        return (await self._out_many(session, [lead]))[0]
+        return (await self._out_many(session, [lead], principal))[0]
 
     async def _check_status(self, session: AsyncSession, status: str, semantics: dict[str, str]) -> None:
         allowed = tuple(code for code, semantic in semantics.items() if semantic != StatusSemantic.SUCCESS)
@@ -163,11 +183,23 @@ class LeadsResource(CardService[Lead, LeadOut]):
         if source not in allowed:
             raise BadValue("source", source, f"{source!r} is not one of {', '.join(allowed)}", allowed)
 
-    async def _out_many(self, session: AsyncSession, rows: Sequence[Lead]) -> list[LeadOut]:
+    async def _out_for(
+        self, session: AsyncSession, principal: Principal, rows: Sequence[Lead]
+    ) -> list[LeadOut]:
+        return await self._out_many(session, rows, principal)
+
+    async def _out_many(
+        self, session: AsyncSession, rows: Sequence[Lead], reader: Principal = SYSTEM
+    ) -> list[LeadOut]:
+        """The leads as *reader* sees them: ``deal_ids`` lists only the deals *reader* may read.
+
+        Left out, *reader* is the system (every deal), as for the merge's snapshot in the audit.
+        """
         ids = [row.id for row in rows]
         channels = await self.channels(session, ids)
         product_rows_of = await product_rows.load_rows_of(session, RowOwner.LEAD, ids)
         semantics = await status_semantics(session)
+        deal_ids = await _deal_ids(session, reader, ids)
         out = []
         for row in rows:
             phones, emails = channels[row.id]
@@ -186,6 +218,7 @@ class LeadsResource(CardService[Lead, LeadOut]):
                     responsible_id=row.responsible_id,
                     contact_id=row.contact_id,
                     company_id=row.company_id,
+                    deal_ids=deal_ids[row.id],
                     converted_at=row.converted_at,
                     phones=phones,
                     emails=emails,

@@ -195,6 +195,8 @@ class LeadOut(_Out):
     responsible_id: int | None
     contact_id: int | None
     company_id: int | None
+    deal_ids: list[int]
+    "The deals made from this lead (their ``source_lead_id``) that the reader may read, oldest first."
     converted_at: datetime | None
     phones: list[PhoneOut]
     emails: list[EmailOut]
