@@ -1,9 +1,10 @@
-"""Web fixtures: a migrated, seeded SQLite per test, the real create_app with a FakePbx, helpers."""
+"""Web fixtures: a migrated, seeded SQLite per test, the real create_app with a FakePbx, Chromium, helpers."""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from web import keys
 from web.app import create_app
 from web.auth import SESSION_COOKIE
 
+from . import chromium
 from .fakes import OWN_DID, FakePbx
 
 PASSWORD = "correct horse battery staple"
@@ -106,6 +108,20 @@ async def _client(aiohttp_client, app):
 def _pbx(client, app) -> FakePbx:
     """The FakePbx the running app built; ``pbx.publish(event)`` feeds its bus."""
     return app[keys.PBX]
+
+
+@pytest.fixture(scope="session", name="devtools_port")
+def _devtools_port(tmp_path_factory) -> Iterator[int]:
+    """One headless Chromium for the whole session, started by the first test that asks; its DevTools port."""
+    with chromium.launch(tmp_path_factory.mktemp("chromium")) as port:
+        yield port
+
+
+@pytest.fixture(name="browser")
+async def _browser(devtools_port) -> AsyncIterator[chromium.DevTools]:
+    """A blank page of this test's own, in a fresh browser context (cookies, storage, cache)."""
+    async with chromium.isolated_page(devtools_port) as page:
+        yield page
 
 
 def session_cookie(app, user_id: int, **issue: Any) -> str:

@@ -1,6 +1,6 @@
 """The agent workspace in a real headless Chromium: log in, the pop, the note, a recording that seeks.
 
-Chromium is driven over the DevTools protocol (the fixtures of ``test_dialplan_browser``); calls come
+Chromium is driven over the DevTools protocol (tests/web/chromium.py, the ``browser`` fixture); calls come
 through the FakePbx into the app's real bus, registry, screen-pop hub and CRM writer. The recording is
 a real WAV made by ffmpeg and ingested (converted to MP3) by the recordings store.
 """
@@ -39,15 +39,10 @@ from recordings import RecordingStore
 from web import keys
 from web.app import create_app
 
+from .chromium import CHROMIUM, DevTools
 from .conftest import KNOWN_CALLER, PASSWORD, UNKNOWN_CALLER, fake_pbx_factory
 from .fakes import answered, ended, inbound, now, ringing
 from .test_crm_wiring import written
-from .test_dialplan_browser import (  # noqa: F401 (pytest fixtures, used by name)
-    CHROMIUM,
-    DevTools,
-    _browser,
-    _devtools_port,
-)
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium)")
 

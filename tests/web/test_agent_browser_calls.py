@@ -1,7 +1,7 @@
 """The agent workspace in Chromium through a call's states: what shows, what the buttons send.
 
-The fixtures (the real app on a port, the FakePbx, the org, Chromium over DevTools) are those of
-``test_agent_browser``; the PBX's side of each call is published through the FakePbx.
+The fixtures (the real app on a port, the FakePbx, the org) are those of ``test_agent_browser``, Chromium
+is the ``browser`` fixture; the PBX's side of each call is published through the FakePbx.
 """
 
 # Expected value first (STYLE.md, structlog tests), which ruff calls a Yoda condition.
@@ -17,6 +17,7 @@ from cti.events import CallTransferred, ConferenceJoined, RecordingStarted, Ring
 from cti.model import CallId, Disposition, Party, TransferKind
 from web import keys
 
+from .chromium import CHROMIUM
 from .conftest import KNOWN_CALLER
 from .fakes import answered, ended, inbound, internal, now, ringing
 from .test_agent_browser import (  # noqa: F401 (pytest fixtures, used by name)
@@ -28,11 +29,6 @@ from .test_agent_browser import (  # noqa: F401 (pytest fixtures, used by name)
     press,
 )
 from .test_crm_wiring import written
-from .test_dialplan_browser import (  # noqa: F401 (pytest fixtures, used by name)
-    CHROMIUM,
-    _browser,
-    _devtools_port,
-)
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium)")
 

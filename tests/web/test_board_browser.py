@@ -1,6 +1,6 @@
 """The supervisor's live board in a real headless Chromium: calls appear, numbers dial, listen-in works.
 
-Chromium is driven over the DevTools protocol (the fixtures of ``test_dialplan_browser``); calls come
+Chromium is driven over the DevTools protocol (tests/web/chromium.py, the ``browser`` fixture); calls come
 through the FakePbx into the app's real bus, registry and board, and the page's clicks reach the
 FakePbx through the real ``/calls`` endpoints.
 """
@@ -20,15 +20,10 @@ from web import keys
 from web.app import create_app
 from web.auth import SESSION_COOKIE
 
+from .chromium import CHROMIUM, DevTools
 from .conftest import fake_pbx_factory
 from .fakes import answered, inbound, now, ringing
 from .test_call_control import CALLER, organise
-from .test_dialplan_browser import (  # noqa: F401 (pytest fixtures, used by name)
-    CHROMIUM,
-    DevTools,
-    _browser,
-    _devtools_port,
-)
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium)")
 

@@ -17,8 +17,10 @@ from web import keys
 from web.app import create_app
 from web.auth import SESSION_COOKIE
 
+from .chromium import DevTools, needs_chromium
 from .conftest import fake_pbx_factory
-from .test_dialplan_browser import DevTools, _browser, _devtools_port, pytestmark  # noqa: F401 (fixtures)
+
+pytestmark = needs_chromium
 
 
 @pytest.fixture(name="card")

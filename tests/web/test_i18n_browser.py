@@ -2,14 +2,13 @@
 
 The server renders only the page's frame; everything the screen-pop writes later (the link state,
 the caller's card, the call's state) is produced in the browser by agent.js through ``t()``, from the
-catalogue base.html embeds. Chromium is driven over the DevTools protocol as in the editor's tests.
+catalogue base.html embeds. Chromium is driven over the DevTools protocol (tests/web/chromium.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 
 import pytest
 
@@ -17,14 +16,12 @@ from web import keys
 from web.app import create_app
 from web.auth import SESSION_COOKIE
 
+from .chromium import needs_chromium
 from .conftest import KNOWN_CALLER, UNKNOWN_CALLER, fake_pbx_factory
 from .fakes import OWN_DID, answered, inbound, ringing
-from .test_dialplan_browser import CHROMIUM, _browser, _devtools_port  # noqa: F401  (the Chromium fixtures)
 from .test_i18n import set_user_locale, stored_locale
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None and not os.environ.get("CI"), reason="needs Chromium (apt-get install chromium)"
-)
+pytestmark = needs_chromium
 
 
 async def after_navigation(page, expression: str, timeout: float = 10.0) -> None:

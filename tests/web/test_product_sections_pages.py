@@ -20,7 +20,7 @@ from web import keys
 from web.auth import SESSION_COOKIE
 
 from .api_fixtures import _blank_engine, _engine, _sessionmaker  # noqa: F401 (fixtures)
-from .test_dialplan_browser import CHROMIUM, DevTools, _browser, _devtools_port  # noqa: F401 (fixtures)
+from .chromium import CHROMIUM, DevTools
 from .test_sales_pages import _api, page, post  # noqa: F401 (fixtures)
 
 LENGTH = SectionField(code="length_m", name="Length, m", type="number", required=True)
