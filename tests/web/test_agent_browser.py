@@ -39,12 +39,10 @@ from recordings import RecordingStore
 from web import keys
 from web.app import create_app
 
-from .chromium import CHROMIUM, DevTools
+from .chromium import DevTools
 from .conftest import KNOWN_CALLER, PASSWORD, UNKNOWN_CALLER, fake_pbx_factory
 from .fakes import answered, ended, inbound, now, ringing
 from .test_crm_wiring import written
-
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium)")
 
 STARTED = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 

@@ -8,7 +8,6 @@ is the ``browser`` fixture; the PBX's side of each call is published through the
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from crm_core.models import Activity, Task, User
@@ -17,7 +16,6 @@ from cti.events import CallTransferred, ConferenceJoined, RecordingStarted, Ring
 from cti.model import CallId, Disposition, Party, TransferKind
 from web import keys
 
-from .chromium import CHROMIUM
 from .conftest import KNOWN_CALLER
 from .fakes import answered, ended, inbound, internal, now, ringing
 from .test_agent_browser import (  # noqa: F401 (pytest fixtures, used by name)
@@ -29,8 +27,6 @@ from .test_agent_browser import (  # noqa: F401 (pytest fixtures, used by name)
     press,
 )
 from .test_crm_wiring import written
-
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium)")
 
 
 def shown(call_id: str, selector: str) -> str:

@@ -20,12 +20,10 @@ from web import keys
 from web.app import create_app
 from web.auth import SESSION_COOKIE
 
-from .chromium import CHROMIUM, DevTools
+from .chromium import DevTools
 from .conftest import fake_pbx_factory
 from .fakes import answered, inbound, now, ringing
 from .test_call_control import CALLER, organise
-
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium)")
 
 ROW = "document.querySelector('tr.board-call[data-call-id=\"c1\"]')"
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from .chromium import DevTools, isolated_page, needs_chromium
-
-pytestmark = needs_chromium
+from .chromium import DevTools, isolated_page
 
 SITE = "http://127.0.0.1:9/"
 "Cookies are set for a URL; nothing needs to answer there."

@@ -19,10 +19,8 @@ from web import keys
 from web.app import create_app
 from web.auth import SESSION_COOKIE
 
-from .chromium import DevTools, needs_chromium
+from .chromium import DevTools
 from .conftest import KNOWN_CALLER, fake_pbx_factory
-
-pytestmark = needs_chromium
 
 STARTED = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 

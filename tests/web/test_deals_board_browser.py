@@ -23,10 +23,8 @@ from web import keys
 from web.app import create_app
 from web.auth import SESSION_COOKIE
 
-from .chromium import DevTools, needs_chromium
+from .chromium import DevTools
 from .conftest import fake_pbx_factory
-
-pytestmark = needs_chromium
 
 DRAG = """((dealId, code) => {
   const card = document.querySelector(`.card[data-deal="${dealId}"]`);

@@ -16,11 +16,8 @@ from web import keys
 from web.app import create_app
 from web.auth import SESSION_COOKIE
 
-from .chromium import needs_chromium
 from .conftest import fake_pbx_factory
 from .test_dialplan import INVALID, add_admin, plan, versions
-
-pytestmark = needs_chromium
 
 
 @pytest.fixture(name="editor")

@@ -16,12 +16,9 @@ from web import keys
 from web.app import create_app
 from web.auth import SESSION_COOKIE
 
-from .chromium import needs_chromium
 from .conftest import KNOWN_CALLER, UNKNOWN_CALLER, fake_pbx_factory
 from .fakes import OWN_DID, answered, inbound, ringing
 from .test_i18n import set_user_locale, stored_locale
-
-pytestmark = needs_chromium
 
 
 async def after_navigation(page, expression: str, timeout: float = 10.0) -> None:

@@ -12,10 +12,8 @@ from web import keys
 from web.app import create_app
 from web.auth import SESSION_COOKIE
 
-from .chromium import DevTools, needs_chromium
+from .chromium import DevTools
 from .conftest import fake_pbx_factory
-
-pytestmark = needs_chromium
 
 CSV = "ФИО;Телефон\nИванов Пётр;8 (903) 111-22-33\nОльга;+7 903 111-22-44\n"
 

@@ -20,7 +20,7 @@ from web import keys
 from web.auth import SESSION_COOKIE
 
 from .api_fixtures import _blank_engine, _engine, _sessionmaker  # noqa: F401 (fixtures)
-from .chromium import CHROMIUM, DevTools
+from .chromium import DevTools
 from .test_sales_pages import _api, page, post  # noqa: F401 (fixtures)
 
 LENGTH = SectionField(code="length_m", name="Length, m", type="number", required=True)
@@ -182,7 +182,6 @@ class TestProductForm:
         assert (None, {}) == (left.section_id, left.properties)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium)")
 class TestProductFormInChromium:
     async def test_choosing_a_section_shows_its_fields_and_saves_them(self, api, sections, browser: DevTools):
         """

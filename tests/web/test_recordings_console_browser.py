@@ -11,11 +11,9 @@ from web import keys
 from web.app import create_app
 from web.auth import SESSION_COOKIE
 
-from .chromium import DevTools, needs_chromium
+from .chromium import DevTools
 from .conftest import fake_pbx_factory
 from .test_recordings_console import _settings, build_calls  # noqa: F401 (the recordings directory)
-
-pytestmark = needs_chromium
 
 SECONDS = 20
 "Long enough that a seek lands well inside the file."

@@ -48,8 +48,8 @@ async def board_ws(request: web.Request) -> web.StreamResponse:
     try:
         await board.add(ws, rights.can_see)
         async with asyncio.timeout(max(remaining, 0)):
-            async for _message in ws:  # the page sends nothing we act on
-                pass
+            async for message in ws:  # the page sends nothing we act on; it only keeps the socket open
+                log.debug("board_message_ignored", kind=message.type.name)
     except TimeoutError:
         await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"Session expired")
     finally:

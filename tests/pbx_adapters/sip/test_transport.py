@@ -32,8 +32,8 @@ async def test_port_zero_binds_one_port_for_udp_and_tcp():
     transport = SipTransport("127.0.0.1", 0, _ignore)
     await transport.start()
     try:
-        with socket.create_connection(("127.0.0.1", transport.port), timeout=2):
-            pass
+        with socket.create_connection(("127.0.0.1", transport.port), timeout=2) as tcp:
+            assert ("127.0.0.1", transport.port) == tcp.getpeername()
         with (
             socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp,
             pytest.raises(OSError, match="Address already in use"),
