@@ -15,47 +15,21 @@ from sqlalchemy import delete, func, select
 from crm_core.access import load_principal
 from crm_core.cards import ActivitiesResource
 from crm_core.cards.schemas import ActivityCreate, Binding
-from crm_core.db import make_sessionmaker
 from crm_core.models import AccessGrant, AccessRole, Activity, ActivityBinding, Company, Contact, User
 from crm_core.sales.deals import create_deal
 from crm_core.sales.schemas import DealCreate
-from crm_core.seed import apply_seed
 from tests.crm_core.conftest import _blank_engine, _engine  # noqa: F401 (fixtures: sqlite and postgres)
 from web import keys
-from web.app import create_app
 
-from .conftest import fake_pbx_factory
+from .crm_seed import seeded_client
 from .test_crm_pages import Page
-
-SEED = {
-    "users": [
-        {"login": "root", "name": "Root", "role": "admin"},
-        {"login": "olga", "name": "Ольга Петрова", "extension": "105"},
-    ],
-    "companies": [{"title": "ООО «Ромашка»", "responsible": "olga"}],
-    "contacts": [
-        {
-            "name": "Анна Смирнова",
-            "phones": ["8 (916) 123-45-67"],
-            "company": "ООО «Ромашка»",
-            "responsible": "olga",
-        }
-    ],
-}
 
 
 @pytest.fixture(name="db_client")
 async def _db_client(aiohttp_client, engine, settings):
     """The real app over the parametrised database, seeded, the office in Moscow."""
-    sessions = make_sessionmaker(engine)
-    async with sessions() as session:
-        await apply_seed(session, SEED)
-        await session.commit()
     web = settings.web.model_copy(update={"timezone": "Europe/Moscow"})
-    app = create_app(
-        settings.model_copy(update={"web": web}), pbx_factory=fake_pbx_factory, sessionmaker=sessions
-    )
-    return await aiohttp_client(app)
+    return await seeded_client(aiohttp_client, engine, settings.model_copy(update={"web": web}))
 
 
 @pytest.fixture(name="ids")

@@ -10,42 +10,18 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from crm_core.db import make_sessionmaker
 from crm_core.models import Contact, Lead, User
-from crm_core.seed import apply_seed
 from tests.crm_core.conftest import _blank_engine, _engine  # noqa: F401 (fixtures: sqlite and postgres)
 from web import keys
-from web.app import create_app
 
-from .conftest import fake_pbx_factory
+from .crm_seed import seeded_client
 from .test_crm_pages import Page, add_leads, ids_listed
-
-SEED = {
-    "users": [
-        {"login": "root", "name": "Root", "role": "admin"},
-        {"login": "olga", "name": "Ольга Петрова", "extension": "105"},
-    ],
-    "companies": [{"title": "ООО «Ромашка»", "responsible": "olga"}],
-    "contacts": [
-        {
-            "name": "Анна Смирнова",
-            "phones": ["8 (916) 123-45-67"],
-            "company": "ООО «Ромашка»",
-            "responsible": "olga",
-        }
-    ],
-}
 
 
 @pytest.fixture(name="db_client")
 async def _db_client(aiohttp_client, engine, settings):
     """The real app over the parametrised database (SQLite or PostgreSQL), seeded."""
-    sessions = make_sessionmaker(engine)
-    async with sessions() as session:
-        await apply_seed(session, SEED)
-        await session.commit()
-    app = create_app(settings, pbx_factory=fake_pbx_factory, sessionmaker=sessions)
-    return await aiohttp_client(app)
+    return await seeded_client(aiohttp_client, engine, settings)
 
 
 async def user_id(client, login: str) -> int:
