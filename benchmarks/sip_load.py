@@ -124,6 +124,33 @@ class _Lag:
         return statistics.median(ordered) * 1000, ordered[int(len(ordered) * 0.99)] * 1000
 
 
+async def _uac(
+    host: str, port: int, scenario: str, work: Path, calls: int, *options: str
+) -> asyncio.subprocess.Process:
+    """sipp placing *calls* calls of *scenario* from the extensions in the callers' CSV; *options* add
+    the rate, hold time and timeout."""
+    return await _sipp(
+        [
+            f"{host}:{port}",
+            "-sf",
+            str(SCENARIOS / scenario),
+            "-inf",
+            str(_callers_csv(work, calls)),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(_free_port()),
+            "-m",
+            str(calls),
+            *options,
+            "-nostdin",
+            "-mp",
+            str(_free_port() & ~1),
+        ],
+        work,
+    )
+
+
 async def _sipp(args: list[str], cwd: Path) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         "sipp", *args, cwd=cwd, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
@@ -232,31 +259,7 @@ async def _rate(rate: int) -> dict[str, float]:
             work,
         )
         cpu, wall = time.process_time(), time.monotonic()
-        uac = await _sipp(
-            [
-                f"{host}:{port}",
-                "-sf",
-                str(SCENARIOS / "uac.xml"),
-                "-inf",
-                str(_callers_csv(work, calls)),
-                "-i",
-                "127.0.0.1",
-                "-p",
-                str(_free_port()),
-                "-m",
-                str(calls),
-                "-r",
-                str(rate),
-                "-d",
-                "1000",
-                "-nostdin",
-                "-timeout",
-                "60s",
-                "-mp",
-                str(_free_port() & ~1),
-            ],
-            work,
-        )
+        uac = await _uac(host, port, "uac.xml", work, calls, "-r", str(rate), "-d", "1000", "-timeout", "60s")
         await uac.wait()
         elapsed, cpu_used = time.monotonic() - wall, time.process_time() - cpu
         with contextlib.suppress(ProcessLookupError):
@@ -295,33 +298,8 @@ async def _concurrent(calls: int) -> dict[str, float]:
             work,
         )
         hold_ms = int((WINDOW + 4 + calls / 50) * 1000)
-        uac = await _sipp(
-            [
-                f"{host}:{port}",
-                "-sf",
-                str(SCENARIOS / "uac_audio.xml"),
-                "-inf",
-                str(_callers_csv(work, calls)),
-                "-i",
-                "127.0.0.1",
-                "-p",
-                str(_free_port()),
-                "-m",
-                str(calls),
-                "-l",
-                str(calls),
-                "-r",
-                "50",
-                "-d",
-                str(hold_ms),
-                "-nostdin",
-                "-timeout",
-                "120s",
-                "-mp",
-                str(_free_port() & ~1),
-            ],
-            work,
-        )
+        held = ("-l", str(calls), "-r", "50", "-d", str(hold_ms), "-timeout", "120s")
+        uac = await _uac(host, port, "uac_audio.xml", work, calls, *held)
         deadline = time.monotonic() + 30
         while sum(1 for s in pbx.calls.sessions.values() if s.bridge is not None) < calls:
             if time.monotonic() > deadline:
